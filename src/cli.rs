@@ -1,0 +1,126 @@
+//! The command-line shape (clap). Parsed arguments go to `commands::dispatch`; nothing here
+//! does any work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "backup",
+    version,
+    about = "Scheduled, secure backups over SFTP: streamed, verified, committed atomically"
+)]
+pub struct Cli {
+    /// Main config file; `jobs.d/*.toml` beside it are merged in.
+    #[arg(long, global = true, env = "BACKUP_CONFIG", default_value = crate::config::DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run jobs now, in the foreground.
+    Run {
+        /// Jobs to run.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        jobs: Vec<String>,
+        /// Run every job in the config.
+        #[arg(long)]
+        all: bool,
+        /// Show what would be read and where it would go; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Wait for a running instance of the job instead of refusing.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Run the scheduler until SIGTERM; SIGHUP reloads the config.
+    Daemon,
+    /// List committed snapshots on the remote.
+    List {
+        job: String,
+        /// Machine-readable output (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read remote snapshots and compare them with their checksums.
+    Verify {
+        job: String,
+        /// Snapshot id or `latest` (default: latest).
+        snapshot: Option<String>,
+        /// Verify every snapshot.
+        #[arg(long, conflicts_with = "snapshot")]
+        all: bool,
+        /// Read the files back instead of hashing them on the server.
+        #[arg(long)]
+        read: bool,
+    },
+    /// Download, verify and unpack a snapshot.
+    Restore {
+        job: String,
+        /// Snapshot id or `latest`.
+        #[arg(default_value = "latest")]
+        snapshot: String,
+        /// Directory to restore into.
+        #[arg(long)]
+        target: PathBuf,
+        /// Only these paths (as stored: absolute paths of the sources).
+        paths: Vec<PathBuf>,
+        /// Restore into a non-empty directory.
+        #[arg(long)]
+        force: bool,
+        /// Do not restore file ownership (default when not root).
+        #[arg(long)]
+        no_owner: bool,
+    },
+    /// Stream one stored file, decompressed and verified, to stdout.
+    Cat {
+        job: String,
+        /// Snapshot id or `latest`.
+        snapshot: String,
+        /// `app.sql` for app.sql.zst, or `files.tar`.
+        name: String,
+    },
+    /// Apply the retention policy now.
+    Prune {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        jobs: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        /// Show what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Validate the config; with --connect also test each remote.
+    Check {
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Last result and next scheduled run of each job.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the server's host keys as known_hosts lines, for the operator to check and pin.
+    HostKey {
+        /// Remote name from the config.
+        remote: String,
+    },
+}

@@ -1,0 +1,117 @@
+//! One entry point per CLI command. Each loads what it needs, does its work through the library
+//! modules, prints its result, and returns the process exit code.
+
+mod check;
+mod host_key;
+mod list;
+mod run;
+
+use std::fmt;
+
+use crate::cli::{Cli, Command};
+use crate::config::{self, Config, ConfigError, JobConfig};
+
+/// An error printed once by `main`, with its exit code (DESIGN.md: 1 failed, 2 usage/config).
+#[derive(Debug)]
+pub enum CliError {
+    Usage(String),
+    Config(ConfigError),
+    Failed(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Failed(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Failed(m) => write!(f, "{m}"),
+            CliError::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+impl From<crate::remote::RemoteError> for CliError {
+    fn from(e: crate::remote::RemoteError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+impl From<crate::job::JobError> for CliError {
+    fn from(e: crate::job::JobError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    let path = cli.config.clone();
+    let load = || config::load(&path).map_err(CliError::from);
+    match cli.command {
+        Command::Run {
+            jobs,
+            all,
+            dry_run,
+            wait,
+        } => rt.block_on(run::run(&load()?, &jobs, all, dry_run, wait)),
+        Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
+        Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
+        Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
+        Command::Daemon
+        | Command::Verify { .. }
+        | Command::Restore { .. }
+        | Command::Cat { .. }
+        | Command::Prune { .. }
+        | Command::Status { .. } => Err(CliError::Failed(
+            "this command is not available in this build".into(),
+        )),
+    }
+}
+
+/// The jobs named on the command line, or all of them.
+pub fn select_jobs<'a>(
+    cfg: &'a Config,
+    names: &[String],
+    all: bool,
+) -> Result<Vec<&'a JobConfig>, CliError> {
+    if all {
+        if cfg.jobs.is_empty() {
+            return Err(CliError::Usage(format!(
+                "no jobs are defined in {}",
+                cfg.path.display()
+            )));
+        }
+        return Ok(cfg.jobs.values().collect());
+    }
+    names.iter().map(|n| job(cfg, n)).collect()
+}
+
+pub fn job<'a>(cfg: &'a Config, name: &str) -> Result<&'a JobConfig, CliError> {
+    cfg.job(name).ok_or_else(|| {
+        let known: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
+        CliError::Usage(format!(
+            "unknown job {name:?}; jobs in {}: {}",
+            cfg.path.display(),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ))
+    })
+}

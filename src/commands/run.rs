@@ -1,0 +1,61 @@
+//! `backup run`: jobs one after another in the foreground; the exit code is the worst outcome.
+
+use super::{CliError, select_jobs};
+use crate::config::Config;
+use crate::job::{self, Outcome, RunOptions};
+
+pub async fn run(
+    cfg: &Config,
+    names: &[String],
+    all: bool,
+    dry_run: bool,
+    wait: bool,
+) -> Result<i32, CliError> {
+    let jobs = select_jobs(cfg, names, all)?;
+    let opts = RunOptions {
+        dry_run,
+        wait_for_lock: wait,
+        progress_bar: true,
+    };
+    let mut worst = 0;
+    let mut failures = Vec::new();
+    for j in jobs {
+        let (report, err) = job::run(cfg, j, &opts).await;
+        if dry_run && err.is_none() {
+            continue;
+        }
+        match report.outcome {
+            Outcome::Failed => {
+                tracing::error!(job = %j.name, "{}", report.summary());
+                failures.push(format!(
+                    "job {}: {}",
+                    j.name,
+                    report.error.clone().unwrap_or_default()
+                ));
+            }
+            Outcome::Warnings => {
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
+                eprintln!("{}", report.summary());
+            }
+            Outcome::Success => eprintln!("{}", report.summary()),
+        }
+        worst = worse(worst, report.outcome.exit_code());
+    }
+    if !failures.is_empty() {
+        return Err(CliError::Failed(failures.join("\n")));
+    }
+    Ok(worst)
+}
+
+/// 1 (failed) outranks 3 (warnings) outranks 0.
+fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        1 => 3,
+        3 => 2,
+        0 => 0,
+        _ => 1,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}

@@ -1,0 +1,17 @@
+//! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
+//! resolved [`Config`] that the rest of the program trusts without checking again.
+
+mod duration;
+mod error;
+mod load;
+mod model;
+mod resolved;
+mod validate;
+
+pub use duration::HumanDuration;
+pub use error::ConfigError;
+pub use load::{DEFAULT_CONFIG_PATH, load};
+pub use model::{Compression, Hooks, Notify, Retention, VerifyMode};
+pub use resolved::{
+    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, Source,
+};

@@ -1,0 +1,126 @@
+//! The checked configuration: every value parsed, defaulted and cross-checked. Code after
+//! `config::load` relies on these invariants and never re-validates.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use globset::GlobSet;
+
+use super::model::{Compression, Hooks, Notify, Retention, VerifyMode};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file; drop-ins are listed in `files`.
+    pub path: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub agent: AgentConfig,
+    pub remotes: BTreeMap<String, Arc<RemoteConfig>>,
+    pub jobs: BTreeMap<String, JobConfig>,
+}
+
+impl Config {
+    pub fn job(&self, name: &str) -> Option<&JobConfig> {
+        self.jobs.get(name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub state_dir: PathBuf,
+    pub timezone: Tz,
+    pub max_concurrent_jobs: usize,
+    pub shutdown_timeout: Duration,
+    pub metrics_file: PathBuf,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyCheck {
+    KnownHosts(PathBuf),
+    Fingerprint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_file: PathBuf,
+    pub identity_passphrase_file: Option<PathBuf>,
+    pub host_key: HostKeyCheck,
+    /// Absolute base path on the server, without a trailing slash.
+    pub path: String,
+    pub connect_timeout: Duration,
+    pub channels: usize,
+    pub requests_in_flight: usize,
+}
+
+impl RemoteConfig {
+    /// `user@host:port`, for messages.
+    pub fn display_addr(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    pub optional: bool,
+}
+
+/// Exclude patterns: one with a `/` matches the whole path, one without matches the base name.
+#[derive(Debug, Clone)]
+pub struct Exclude {
+    pub patterns: Vec<String>,
+    pub(super) full_path: GlobSet,
+    pub(super) base_name: GlobSet,
+}
+
+impl Exclude {
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        if self.full_path.is_match(path) {
+            return true;
+        }
+        path.file_name()
+            .is_some_and(|name| self.base_name.is_match(Path::new(name)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandConfig {
+    pub name: String,
+    pub run: Vec<String>,
+    pub user: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub name: String,
+    /// The file that defines this job, for messages.
+    pub defined_in: PathBuf,
+    pub remote: Arc<RemoteConfig>,
+    /// Cron text, checked by the schedule module at load time.
+    pub schedule: Option<String>,
+    pub sources: Vec<Source>,
+    pub exclude: Exclude,
+    pub verify: VerifyMode,
+    pub catch_up: bool,
+    pub jitter: Duration,
+    pub timeout: Duration,
+    pub retry_attempts: u32,
+    pub retry_delay: Duration,
+    pub commands: Vec<CommandConfig>,
+    pub hooks: Hooks,
+    /// The job's own `[notify]`, else `[agent.notify]`.
+    pub notify: Option<Notify>,
+    pub compression: Compression,
+    pub retention: Retention,
+}

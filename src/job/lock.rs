@@ -1,0 +1,110 @@
+//! One lock per job in `state_dir/locks/`, shared by the daemon, `backup run` and
+//! `backup prune`, so a job never overlaps itself. flock releases the lock when its process
+//! dies, so a lock file whose holder is gone is simply taken over (with a warning).
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+pub struct JobLock {
+    _lock: Flock<File>,
+    pub path: PathBuf,
+}
+
+#[derive(Debug)]
+pub enum LockError {
+    /// Another live process holds it; the text says who.
+    Held(String),
+    Io(String),
+}
+
+fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{job}.lock"))
+}
+
+/// Who holds the job's lock now, if anyone (for `backup status`).
+pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
+    let path = lock_path(state_dir, job);
+    let file = File::open(&path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_) => None,
+        Err((mut f, _)) => {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            Some(s.trim().to_string())
+        }
+    }
+}
+
+pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {
+    let path = lock_path(state_dir, job);
+    let io = |e: std::io::Error| LockError::Io(format!("lock file {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    let arg = if wait {
+        FlockArg::LockExclusive
+    } else {
+        FlockArg::LockExclusiveNonblock
+    };
+    let mut lock = match Flock::lock(file, arg) {
+        Ok(l) => l,
+        Err((mut f, _)) => {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            return Err(LockError::Held(format!(
+                "job {job} is already running ({}); lock file {}",
+                if s.trim().is_empty() {
+                    "holder unknown".to_string()
+                } else {
+                    s.trim().to_string()
+                },
+                path.display()
+            )));
+        }
+    };
+    let mut previous = String::new();
+    let _ = lock.read_to_string(&mut previous);
+    if let Some(pid) = previous
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("pid="))
+        .and_then(|p| p.parse::<i32>().ok())
+        && pid as u32 != std::process::id()
+    {
+        tracing::warn!(
+            job,
+            "taking over the lock left by pid {pid}, which is gone ({})",
+            path.display()
+        );
+    }
+    let me = format!(
+        "pid={} since={} cmd={}\n",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        std::env::args().take(3).collect::<Vec<_>>().join(" ")
+    );
+    let write = |f: &mut File| -> std::io::Result<()> {
+        f.set_len(0)?;
+        f.rewind()?;
+        f.write_all(me.as_bytes())?;
+        f.flush()
+    };
+    write(&mut lock).map_err(io)?;
+    Ok(JobLock { _lock: lock, path })
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        // An empty file after a clean release: only a crashed holder leaves its pid behind.
+        let _ = self._lock.set_len(0);
+    }
+}

@@ -1,0 +1,15 @@
+//! One run of a job, end to end: lock, connect, clean up after crashed runs, stream every
+//! source into `.<id>.partial/`, verify what landed, write the checksums and the manifest
+//! last, rename the directory to `<id>`, then apply retention.
+
+mod commit;
+mod error;
+pub mod lock;
+mod progress;
+mod report;
+mod run;
+pub mod verify;
+
+pub use error::JobError;
+pub use report::{Outcome, RunReport, human_bytes as report_bytes};
+pub use run::{RunOptions, run};

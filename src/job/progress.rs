@@ -1,0 +1,67 @@
+//! Progress while a run streams: a bar on a terminal, a log line a minute otherwise.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report::human_bytes;
+use crate::snapshot::Progress;
+
+pub struct Display {
+    task: tokio::task::JoinHandle<()>,
+    bar: Option<ProgressBar>,
+}
+
+impl Display {
+    pub fn start(job: &str, progress: Arc<Progress>, allow_bar: bool) -> Display {
+        let bar = (allow_bar && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed_precise}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            b.set_prefix(job.to_string());
+            b
+        });
+        let b = bar.clone();
+        let job = job.to_string();
+        let task = tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            let tick = if b.is_some() {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(60)
+            };
+            loop {
+                tokio::time::sleep(tick).await;
+                let read = progress.read.load(Ordering::Relaxed);
+                let sent = progress.sent.load(Ordering::Relaxed);
+                let rate = sent as f64 / start.elapsed().as_secs_f64().max(0.001);
+                let msg = format!(
+                    "{} read, {} sent, {}/s",
+                    human_bytes(read),
+                    human_bytes(sent),
+                    human_bytes(rate as u64)
+                );
+                match &b {
+                    Some(b) => {
+                        b.set_message(msg);
+                        b.tick();
+                    }
+                    None => tracing::info!(job = %job, "progress: {msg}"),
+                }
+            }
+        });
+        Display { task, bar }
+    }
+
+    pub fn finish(self) {
+        self.task.abort();
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

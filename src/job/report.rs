@@ -1,0 +1,104 @@
+//! What a run did, for the summary line, the exit code, the state file and notifications.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Success,
+    /// Committed, but some files were skipped or changed while read (exit 3).
+    Warnings,
+    Failed,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Warnings => 3,
+            Outcome::Failed => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Warnings => "warnings",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub job: String,
+    pub outcome: Outcome,
+    pub snapshot: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub files: u64,
+    pub bytes_read: u64,
+    pub bytes_stored: u64,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+    pub verified_by: Option<String>,
+    /// Snapshots on the server after this run (after retention), when known.
+    pub snapshots: Option<u64>,
+}
+
+impl RunReport {
+    pub fn duration_secs(&self) -> f64 {
+        (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0
+    }
+
+    /// The one summary line at the end of a run.
+    pub fn summary(&self) -> String {
+        match self.outcome {
+            Outcome::Failed => format!(
+                "{}: FAILED after {:.1}s: {}",
+                self.job,
+                self.duration_secs(),
+                self.error.as_deref().unwrap_or("unknown error")
+            ),
+            _ => {
+                let ratio = if self.bytes_stored > 0 {
+                    self.bytes_read as f64 / self.bytes_stored as f64
+                } else {
+                    0.0
+                };
+                format!(
+                    "{}: snapshot {} committed: {} files, {} read, {} stored (ratio {:.2}), {:.1}s, verified by {}{}",
+                    self.job,
+                    self.snapshot.as_deref().unwrap_or("-"),
+                    self.files,
+                    human_bytes(self.bytes_read),
+                    human_bytes(self.bytes_stored),
+                    ratio,
+                    self.duration_secs(),
+                    self.verified_by.as_deref().unwrap_or("-"),
+                    if self.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} warning(s)", self.warnings.len())
+                    }
+                )
+            }
+        }
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

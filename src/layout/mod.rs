@@ -1,0 +1,21 @@
+//! The remote layout, as pure data: snapshot ids, directory names, `SHA256SUMS` and
+//! `manifest.json`. Everything that reads or writes the server agrees through this module.
+
+pub mod id;
+pub mod manifest;
+pub mod paths;
+pub mod sums;
+
+pub use id::SnapshotId;
+pub use manifest::Manifest;
+pub use paths::{Entry, JobDir};
+
+/// The tar stream's file name in a snapshot.
+pub const SOURCES_FILE: &str = "files.tar.zst";
+pub const SUMS_FILE: &str = "SHA256SUMS";
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The stored file name of a command's output.
+pub fn command_file(name: &str) -> String {
+    format!("{name}.zst")
+}

@@ -1,0 +1,30 @@
+//! Log setup: human text or one JSON object per line on stderr (stdout is for data such as
+//! `backup cat` and `list --json`).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; libraries only warn unless asked for more.
+    let default = if verbose >= 2 {
+        level.to_string()
+    } else {
+        format!("warn,backup_agent={level}")
+    };
+    let filter = EnvFilter::try_from_env("BACKUP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

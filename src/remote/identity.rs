@@ -1,0 +1,71 @@
+//! Loading the client's private key, with OpenSSH's rule that a key other users can read is
+//! refused: such a key must be considered leaked.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use russh::keys::PrivateKey;
+
+use super::RemoteError;
+use crate::config::RemoteConfig;
+
+pub fn load(remote: &RemoteConfig) -> Result<PrivateKey, RemoteError> {
+    let path = &remote.identity_file;
+    let meta = std::fs::metadata(path).map_err(|e| RemoteError::Identity {
+        path: path.clone(),
+        message: format!("cannot read the private key: {e}"),
+        hint: "check identity_file in the remote's config".into(),
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(RemoteError::Identity {
+            path: path.clone(),
+            message: format!(
+                "private key permissions {mode:04o} are too open: other users can read it, so it is refused (as OpenSSH does)"
+            ),
+            hint: format!(
+                "run `chmod 600 {}` (and consider the key compromised if others could read it)",
+                path.display()
+            ),
+        });
+    }
+    let passphrase = match &remote.identity_passphrase_file {
+        Some(p) => Some(read_passphrase(p)?),
+        None => None,
+    };
+    russh::keys::load_secret_key(path, passphrase.as_deref()).map_err(|e| {
+        let (message, hint) = match (&e, passphrase.is_some()) {
+            (russh::keys::Error::KeyIsEncrypted, false) => (
+                "the private key is protected by a passphrase".to_string(),
+                "set identity_passphrase_file to a file (mode 0600) holding the passphrase".to_string(),
+            ),
+            (_, true) => (
+                format!("cannot decrypt the private key: {e}"),
+                "check that identity_passphrase_file holds this key's passphrase".to_string(),
+            ),
+            _ => (
+                format!("cannot load the private key: {e}"),
+                "use an OpenSSH private key (ed25519, ecdsa or rsa), e.g. from `ssh-keygen -t ed25519`".to_string(),
+            ),
+        };
+        RemoteError::Identity {
+            path: path.clone(),
+            message,
+            hint,
+        }
+    })
+}
+
+fn read_passphrase(path: &Path) -> Result<String, RemoteError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RemoteError::Identity {
+        path: path.to_path_buf(),
+        message: format!("cannot read the passphrase file: {e}"),
+        hint: "check identity_passphrase_file".into(),
+    })?;
+    // A trailing newline from `echo secret > file` is not part of the passphrase.
+    Ok(text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text)
+        .to_string())
+}

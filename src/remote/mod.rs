@@ -1,0 +1,14 @@
+//! The server side: SSH connection with host key check and key authentication, SFTP operations
+//! over one or more channels, pipelined transfers, and remote commands (`sha256sum`).
+
+mod connect;
+mod error;
+mod exec;
+mod identity;
+pub mod known_hosts;
+mod sftp;
+mod transfer;
+
+pub use connect::{Connection, scan_host_keys};
+pub use error::RemoteError;
+pub use sftp::{DirEntry, Sftp};

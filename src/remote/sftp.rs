@@ -1,0 +1,350 @@
+//! SFTP over one or more channels of one SSH connection. Uses russh-sftp's raw session so that
+//! writes can be pipelined at explicit offsets across channels, and so that extensions
+//! (posix-rename, fsync, statvfs, limits) are detected from the server's version packet and
+//! used only where offered.
+
+use std::sync::Arc;
+
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+
+use super::{Connection, RemoteError};
+
+/// How long one SFTP request may wait for its answer. russh-sftp's 10 s default also covers
+/// fsync of a large file, which a busy disk can take longer than that to finish.
+const REQUEST_TIMEOUT_SECS: u64 = 90;
+/// Largest write we send: OpenSSH's sftp-server takes 256 KiB messages, minus headers.
+const MAX_WRITE: usize = 255 * 1024;
+const MAX_READ: usize = 255 * 1024;
+/// What every SFTP v3 server must accept.
+const SAFE_IO: usize = 32 * 1024;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extensions {
+    pub posix_rename: bool,
+    pub fsync: bool,
+    pub statvfs: bool,
+}
+
+pub struct Sftp {
+    pub(super) sessions: Vec<Arc<RawSftpSession>>,
+    pub(super) ext: Extensions,
+    pub(super) write_len: usize,
+    pub(super) read_len: usize,
+    pub(super) in_flight: usize,
+    addr: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+    pub size: u64,
+}
+
+impl Connection {
+    /// Opens `remote.channels` SFTP channels.
+    pub async fn sftp(&self) -> Result<Sftp, RemoteError> {
+        let n = self.remote.channels.max(1);
+        let addr = self.remote.display_addr();
+        let mut sessions = Vec::with_capacity(n);
+        let mut ext = Extensions::default();
+        let (mut write_len, mut read_len) = (SAFE_IO, SAFE_IO);
+        for i in 0..n {
+            let ssh_err = |e: russh::Error| RemoteError::Ssh {
+                addr: addr.clone(),
+                message: format!("cannot open the SFTP channel: {e}"),
+            };
+            let channel = self.handle.channel_open_session().await.map_err(ssh_err)?;
+            channel
+                .request_subsystem(true, "sftp")
+                .await
+                .map_err(ssh_err)?;
+            let cfg = russh_sftp::client::Config {
+                max_packet_len: 512 * 1024,
+                request_timeout_secs: REQUEST_TIMEOUT_SECS,
+                ..Default::default()
+            };
+            let mut raw = RawSftpSession::new_with_config(channel.into_stream(), cfg);
+            let version = raw
+                .init()
+                .await
+                .map_err(|e| RemoteError::sftp("start", "", e))?;
+            if i == 0 {
+                let has = |name: &str| version.extensions.contains_key(name);
+                ext = Extensions {
+                    posix_rename: has("posix-rename@openssh.com"),
+                    fsync: has("fsync@openssh.com"),
+                    statvfs: has("statvfs@openssh.com"),
+                };
+                if has("limits@openssh.com")
+                    && let Ok(l) = raw.limits().await
+                {
+                    if l.max_write_len > 0 {
+                        write_len = (l.max_write_len as usize).min(MAX_WRITE);
+                    }
+                    if l.max_read_len > 0 {
+                        read_len = (l.max_read_len as usize).min(MAX_READ);
+                    }
+                }
+            }
+            if has_limits(&version) {
+                // Keep the raw session's own limit checks in line with the server's.
+                raw.set_limits(russh_sftp::client::rawsession::Limits {
+                    write_len: Some(write_len as u64),
+                    read_len: Some(read_len as u64),
+                    ..Default::default()
+                });
+            }
+            sessions.push(Arc::new(raw));
+        }
+        tracing::debug!(channels = n, write_len, read_len, ?ext, "SFTP ready");
+        Ok(Sftp {
+            sessions,
+            ext,
+            write_len,
+            read_len,
+            in_flight: self.remote.requests_in_flight.max(1),
+            addr,
+        })
+    }
+}
+
+fn has_limits(v: &russh_sftp::protocol::Version) -> bool {
+    v.extensions.contains_key("limits@openssh.com")
+}
+
+impl Sftp {
+    pub(super) fn main(&self) -> &RawSftpSession {
+        &self.sessions[0]
+    }
+
+    pub fn extensions(&self) -> Extensions {
+        self.ext
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `None` when the path does not exist.
+    pub async fn stat(&self, path: &str) -> Result<Option<FileAttributes>, RemoteError> {
+        match self.main().lstat(path).await {
+            Ok(a) => Ok(Some(a.attrs)),
+            Err(russh_sftp::client::error::Error::Status(s))
+                if s.status_code == StatusCode::NoSuchFile =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(RemoteError::sftp("stat", path, e)),
+        }
+    }
+
+    pub async fn mkdir(&self, path: &str) -> Result<(), RemoteError> {
+        let attrs = FileAttributes {
+            permissions: Some(0o700),
+            ..FileAttributes::empty()
+        };
+        self.main()
+            .mkdir(path, attrs)
+            .await
+            .map(|_| ())
+            .map_err(|e| RemoteError::sftp("mkdir", path, e))
+    }
+
+    /// Creates `path` and any missing parents.
+    pub async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
+        let mut prefix = String::new();
+        for part in path.split('/') {
+            if part.is_empty() {
+                if prefix.is_empty() {
+                    prefix.push('/');
+                }
+                continue;
+            }
+            if !prefix.is_empty() && !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match self.stat(&prefix).await? {
+                Some(a) if a.is_dir() => {}
+                Some(_) => {
+                    return Err(RemoteError::Sftp {
+                        op: "mkdir",
+                        path: prefix,
+                        message: "exists and is not a directory".into(),
+                        code: Some(4),
+                    });
+                }
+                None => self.mkdir(&prefix).await?,
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn list(&self, path: &str) -> Result<Vec<DirEntry>, RemoteError> {
+        let s = self.main();
+        let handle = s
+            .opendir(path)
+            .await
+            .map_err(|e| RemoteError::sftp("opendir", path, e))?
+            .handle;
+        let mut out = Vec::new();
+        loop {
+            match s.readdir(handle.as_str()).await {
+                Ok(name) => {
+                    for f in name.files {
+                        if f.filename == "." || f.filename == ".." {
+                            continue;
+                        }
+                        out.push(DirEntry {
+                            is_dir: f.attrs.is_dir(),
+                            size: f.attrs.size.unwrap_or(0),
+                            name: f.filename,
+                        });
+                    }
+                }
+                Err(russh_sftp::client::error::Error::Status(st))
+                    if st.status_code == StatusCode::Eof =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    let _ = s.close(handle.as_str()).await;
+                    return Err(RemoteError::sftp("readdir", path, e));
+                }
+            }
+        }
+        let _ = s.close(handle.as_str()).await;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub async fn remove_file(&self, path: &str) -> Result<(), RemoteError> {
+        self.main()
+            .remove(path)
+            .await
+            .map(|_| ())
+            .map_err(|e| RemoteError::sftp("remove", path, e))
+    }
+
+    pub async fn rmdir(&self, path: &str) -> Result<(), RemoteError> {
+        self.main()
+            .rmdir(path)
+            .await
+            .map(|_| ())
+            .map_err(|e| RemoteError::sftp("rmdir", path, e))
+    }
+
+    /// Removes a directory written by this program (files and subdirectories; symlinks are
+    /// removed, never followed).
+    pub async fn remove_tree(&self, path: &str) -> Result<(), RemoteError> {
+        let mut stack = vec![(path.to_string(), false)];
+        while let Some((dir, listed)) = stack.pop() {
+            if listed {
+                self.rmdir(&dir).await?;
+                continue;
+            }
+            stack.push((dir.clone(), true));
+            for e in self.list(&dir).await? {
+                let p = format!("{dir}/{}", e.name);
+                if e.is_dir {
+                    stack.push((p, false));
+                } else {
+                    self.remove_file(&p).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames `from` to `to`. With posix-rename an existing `to` file is replaced atomically;
+    /// without it, plain SFTP rename is used, which fails if `to` exists.
+    pub async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        if self.ext.posix_rename {
+            let mut data = Vec::new();
+            for s in [from, to] {
+                data.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                data.extend_from_slice(s.as_bytes());
+            }
+            let reply = self
+                .main()
+                .extended("posix-rename@openssh.com", data)
+                .await
+                .map_err(|e| RemoteError::sftp("rename", from, e))?;
+            return match reply {
+                russh_sftp::protocol::Packet::Status(s) if s.status_code == StatusCode::Ok => {
+                    Ok(())
+                }
+                russh_sftp::protocol::Packet::Status(s) => Err(RemoteError::sftp(
+                    "rename",
+                    from,
+                    russh_sftp::client::error::Error::Status(s),
+                )),
+                _ => Err(RemoteError::Sftp {
+                    op: "rename",
+                    path: from.to_string(),
+                    message: "unexpected answer to posix-rename".into(),
+                    code: None,
+                }),
+            };
+        }
+        self.main()
+            .rename(from, to)
+            .await
+            .map(|_| ())
+            .map_err(|e| RemoteError::sftp("rename", from, e))
+    }
+
+    /// Free bytes on the file system holding `path`, when the server tells.
+    pub async fn free_space(&self, path: &str) -> Option<u64> {
+        if !self.ext.statvfs {
+            return None;
+        }
+        self.main()
+            .statvfs(path)
+            .await
+            .ok()
+            .map(|s| s.blocks_avail.saturating_mul(s.fragment_size))
+    }
+
+    /// Reads a small file whole (manifests, checksum lists).
+    pub async fn read_small(&self, path: &str, max: u64) -> Result<Vec<u8>, RemoteError> {
+        let s = self.main();
+        let handle = s
+            .open(path, OpenFlags::READ, FileAttributes::empty())
+            .await
+            .map_err(|e| RemoteError::sftp("open", path, e))?
+            .handle;
+        let mut out = Vec::new();
+        let result = loop {
+            match s
+                .read(handle.as_str(), out.len() as u64, self.read_len as u32)
+                .await
+            {
+                Ok(d) if d.data.is_empty() => break Ok(()),
+                Ok(d) => {
+                    out.extend_from_slice(&d.data);
+                    if out.len() as u64 > max {
+                        break Err(RemoteError::Sftp {
+                            op: "read",
+                            path: path.to_string(),
+                            message: format!(
+                                "larger than {max} bytes; not a file this program wrote"
+                            ),
+                            code: Some(4),
+                        });
+                    }
+                }
+                Err(russh_sftp::client::error::Error::Status(st))
+                    if st.status_code == StatusCode::Eof =>
+                {
+                    break Ok(());
+                }
+                Err(e) => break Err(RemoteError::sftp("read", path, e)),
+            }
+        };
+        let _ = s.close(handle.as_str()).await;
+        result.map(|()| out)
+    }
+}

@@ -1,0 +1,259 @@
+//! Streaming transfers. Uploads keep many writes in flight and spread one file's writes over
+//! several SFTP channels (each at its own offset), because over a WAN one channel is capped
+//! by the server's channel window, not by requests in flight. Reads are pipelined the same
+//! way and delivered in order.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::{RemoteError, Sftp};
+use crate::snapshot::Progress;
+
+type WriteResult = Result<u64, RemoteError>;
+
+impl Sftp {
+    /// Writes every chunk from `rx` to a new file at `path` (mode 0600), syncs it to disk
+    /// where the server supports fsync, and returns the bytes written.
+    pub async fn upload(
+        &self,
+        path: &str,
+        mut rx: mpsc::Receiver<Vec<u8>>,
+        progress: &Progress,
+    ) -> Result<u64, RemoteError> {
+        let handles = self.open_for_write(path).await?;
+        let result = self.write_all(path, &handles, &mut rx, progress).await;
+        // Stop the producer promptly if we failed: it sees a closed channel.
+        drop(rx);
+        let finish = async {
+            if self.ext.fsync {
+                self.main()
+                    .fsync(handles[0].as_str())
+                    .await
+                    .map_err(|e| RemoteError::sftp("fsync", path, e))?;
+            }
+            Ok::<(), RemoteError>(())
+        };
+        let synced = match &result {
+            Ok(_) => finish.await,
+            Err(_) => Ok(()),
+        };
+        let mut closed = Ok(());
+        for (s, h) in self.sessions.iter().zip(&handles) {
+            if let Err(e) = s.close(h.as_str()).await
+                && closed.is_ok()
+            {
+                closed = Err(RemoteError::sftp("close", path, e));
+            }
+        }
+        let n = result?;
+        synced?;
+        // The server reports some write errors (e.g. a full disk on NFS) only at close.
+        closed?;
+        Ok(n)
+    }
+
+    async fn open_for_write(&self, path: &str) -> Result<Vec<String>, RemoteError> {
+        let attrs = FileAttributes {
+            permissions: Some(0o600),
+            ..FileAttributes::empty()
+        };
+        let mut handles = Vec::with_capacity(self.sessions.len());
+        for (i, s) in self.sessions.iter().enumerate() {
+            let flags = if i == 0 {
+                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
+            } else {
+                OpenFlags::WRITE
+            };
+            let h = s
+                .open(path, flags, attrs.clone())
+                .await
+                .map_err(|e| RemoteError::sftp("create", path, e))?;
+            handles.push(h.handle);
+        }
+        Ok(handles)
+    }
+
+    async fn write_all(
+        &self,
+        path: &str,
+        handles: &[String],
+        rx: &mut mpsc::Receiver<Vec<u8>>,
+        progress: &Progress,
+    ) -> Result<u64, RemoteError> {
+        let max_in_flight = self.in_flight * self.sessions.len();
+        let mut tasks: JoinSet<WriteResult> = JoinSet::new();
+        let mut offset = 0u64;
+        let mut chunk_no = 0usize;
+        let mut acked = 0u64;
+        let mut account =
+            |r: Result<WriteResult, tokio::task::JoinError>| -> Result<(), RemoteError> {
+                let n = r.map_err(|e| RemoteError::Sftp {
+                    op: "write",
+                    path: path.to_string(),
+                    message: format!("write task failed: {e}"),
+                    code: None,
+                })??;
+                acked += n;
+                progress.sent.fetch_add(n, Ordering::Relaxed);
+                Ok(())
+            };
+        while let Some(chunk) = rx.recv().await {
+            // Whole chunks go to one channel in turn, so each channel writes long runs.
+            let which = chunk_no % self.sessions.len();
+            chunk_no += 1;
+            for piece in chunk.chunks(self.write_len) {
+                while tasks.len() >= max_in_flight {
+                    if let Some(r) = tasks.join_next().await {
+                        account(r)?;
+                    }
+                }
+                while let Some(r) = tasks.try_join_next() {
+                    account(r)?;
+                }
+                let session: Arc<RawSftpSession> = self.sessions[which].clone();
+                let handle = handles[which].clone();
+                let data = piece.to_vec();
+                let at = offset;
+                let p = path.to_string();
+                tasks.spawn(async move {
+                    let n = data.len() as u64;
+                    session
+                        .write(handle.as_str(), at, data)
+                        .await
+                        .map(|_| n)
+                        .map_err(|e| RemoteError::sftp("write", &p, e))
+                });
+                offset += piece.len() as u64;
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            account(r)?;
+        }
+        debug_assert_eq!(acked, offset);
+        Ok(offset)
+    }
+
+    /// Reads `path` from the start, sending chunks in order to `tx` until EOF. Returns bytes read.
+    pub async fn download(
+        &self,
+        path: &str,
+        tx: mpsc::Sender<Vec<u8>>,
+    ) -> Result<u64, RemoteError> {
+        let s = self.sessions[0].clone();
+        let handle = s
+            .open(path, OpenFlags::READ, FileAttributes::empty())
+            .await
+            .map_err(|e| RemoteError::sftp("open", path, e))?
+            .handle;
+        let result = self.read_pipelined(&s, &handle, path, &tx).await;
+        let _ = s.close(handle.as_str()).await;
+        result
+    }
+
+    async fn read_pipelined(
+        &self,
+        s: &Arc<RawSftpSession>,
+        handle: &str,
+        path: &str,
+        tx: &mpsc::Sender<Vec<u8>>,
+    ) -> Result<u64, RemoteError> {
+        let len = self.read_len as u64;
+        let depth = self.in_flight.clamp(4, 64);
+        let mut queue: VecDeque<(
+            u64,
+            tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>,
+        )> = VecDeque::new();
+        let mut next = 0u64;
+        let eof = false;
+        let mut total = 0u64;
+        let spawn = |at: u64| {
+            let s = s.clone();
+            let h = handle.to_string();
+            tokio::spawn(async move {
+                match s.read(h.as_str(), at, len as u32).await {
+                    Ok(d) => Ok(d.data),
+                    Err(russh_sftp::client::error::Error::Status(st))
+                        if st.status_code == StatusCode::Eof =>
+                    {
+                        Ok(Vec::new())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+        };
+        loop {
+            while !eof && queue.len() < depth {
+                queue.push_back((next, spawn(next)));
+                next += len;
+            }
+            let Some((at, task)) = queue.pop_front() else {
+                break;
+            };
+            let mut data = task
+                .await
+                .map_err(|e| RemoteError::Sftp {
+                    op: "read",
+                    path: path.to_string(),
+                    message: e.to_string(),
+                    code: None,
+                })?
+                .map_err(|e| RemoteError::sftp("read", path, e))?;
+            if data.is_empty() {
+                for (_, t) in queue.drain(..) {
+                    t.abort();
+                }
+                break;
+            }
+            // A short read that is not at EOF: fetch the rest of this range before going on.
+            while (data.len() as u64) < len {
+                match s
+                    .read(
+                        handle,
+                        at + data.len() as u64,
+                        (len - data.len() as u64) as u32,
+                    )
+                    .await
+                {
+                    Ok(more) if more.data.is_empty() => break,
+                    Ok(more) => data.extend_from_slice(&more.data),
+                    Err(russh_sftp::client::error::Error::Status(st))
+                        if st.status_code == StatusCode::Eof =>
+                    {
+                        break;
+                    }
+                    Err(e) => return Err(RemoteError::sftp("read", path, e)),
+                }
+            }
+            let short = (data.len() as u64) < len;
+            total += data.len() as u64;
+            if tx.send(data).await.is_err() {
+                break; // the consumer stopped; its error is the one that matters
+            }
+            if short {
+                for (_, t) in queue.drain(..) {
+                    t.abort();
+                }
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Writes a small file in one go (checksums, manifest) and syncs it.
+    pub async fn write_small(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
+        let (tx, rx) = mpsc::channel(1);
+        let chunk = data.to_vec();
+        // The channel has room for the one chunk, so this send cannot wait.
+        let _ = tx.try_send(chunk);
+        drop(tx);
+        self.upload(path, rx, &Progress::default())
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,294 @@
+//! Parsing, error messages, aliases and field semantics.
+
+use chrono::{DateTime, Datelike, TimeDelta, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use chrono_tz::{Europe::Berlin, UTC};
+
+use super::{Schedule, ScheduleError};
+
+pub(super) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+/// The earlier instant of a local wall time (panics inside a gap).
+pub(super) fn local(tz: Tz, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    tz.with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .earliest()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn err(expr: &str) -> String {
+    Schedule::parse(expr, UTC).unwrap_err().to_string()
+}
+
+fn next_n(s: &Schedule, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    std::iter::successors(s.next_after(from), |t| s.next_after(*t))
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn error_out_of_range_hour_names_field_and_range() {
+    assert_eq!(
+        err("0 25 * * *"),
+        "field 2 (hour): 25 is not an hour (0-23)"
+    );
+    // With seconds the hour is the third field.
+    assert_eq!(
+        err("0 0 25 * * *"),
+        "field 3 (hour): 25 is not an hour (0-23)"
+    );
+}
+
+#[test]
+fn error_out_of_range_minute() {
+    assert_eq!(
+        err("60 * * * *"),
+        "field 1 (minute): 60 is not a minute (0-59)"
+    );
+    assert_eq!(
+        err("0-60 * * * *"),
+        "field 1 (minute): 60 is not a minute (0-59)"
+    );
+}
+
+#[test]
+fn error_field_counts() {
+    let four = err("0 2 * *");
+    assert!(
+        four.starts_with("found 4 field(s), expected 5 (minute hour"),
+        "{four}"
+    );
+    assert!(four.contains("or 6 (second minute hour"), "{four}");
+    assert!(err("0 0 2 * * * 2026").starts_with("found 7 field(s)"));
+    assert!(err("nonsense").starts_with("found 1 field(s)"));
+}
+
+#[test]
+fn error_garbage_values() {
+    assert_eq!(
+        err("x 2 * * *"),
+        "field 1 (minute): \"x\" is not a minute (0-59)"
+    );
+    assert_eq!(
+        err("0 2 * JANUARY *"),
+        "field 4 (month): \"JANUARY\" is not a month (1-12 or JAN-DEC)"
+    );
+    assert_eq!(
+        err("0 2 * * 8"),
+        "field 5 (day of week): 8 is not a day of the week (0-7 or SUN-SAT; 0 and 7 are Sunday)"
+    );
+    assert_eq!(
+        err("0 MON * * *"),
+        "field 2 (hour): \"MON\" is not an hour (0-23)"
+    );
+    assert_eq!(
+        err("0 2 0 * *"),
+        "field 3 (day of month): 0 is not a day of the month (1-31)"
+    );
+    assert_eq!(
+        err("0 2 * 13 *"),
+        "field 4 (month): 13 is not a month (1-12 or JAN-DEC)"
+    );
+}
+
+#[test]
+fn error_syntax_mistakes_explain_the_fix() {
+    assert_eq!(
+        err("5/10 * * * *"),
+        "field 1 (minute): \"5/10\" needs a range before the step: write \"*/10\" or \"5-59/10\""
+    );
+    assert_eq!(
+        err("*/0 * * * *"),
+        "field 1 (minute): step in \"*/0\" must be at least 1"
+    );
+    assert_eq!(
+        err("0 5-3 * * *"),
+        "field 2 (hour): range \"5-3\" runs backwards; write the smaller value first"
+    );
+    assert_eq!(
+        err("0 1,,2 * * *"),
+        "field 2 (hour): empty list entry in \"1,,2\""
+    );
+    assert_eq!(
+        err("0 L * * *"),
+        "field 2 (hour): \"L\" is not an hour (0-23)"
+    );
+}
+
+#[test]
+fn error_modifier_rejected_by_croner_still_names_the_field() {
+    let message = err("0 2 * * 5#9");
+    assert!(
+        message.starts_with("field 5 (day of week): \"5#9\" is not valid:"),
+        "{message}"
+    );
+}
+
+#[test]
+fn error_unknown_alias_and_empty() {
+    assert_eq!(
+        err("@fortnightly"),
+        "unknown alias \"@fortnightly\": use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly"
+    );
+    assert!(err("@reboot").starts_with("unknown alias \"@reboot\""));
+    assert!(matches!(
+        Schedule::parse("   ", UTC),
+        Err(ScheduleError::Empty)
+    ));
+}
+
+#[test]
+fn error_impossible_date() {
+    assert!(matches!(
+        Schedule::parse("0 0 30 2 *", UTC),
+        Err(ScheduleError::NeverFires)
+    ));
+    assert!(err("0 0 31 4,6 *").starts_with("the schedule never fires"));
+    // 29 February exists in leap years, so it is accepted.
+    let leap = Schedule::parse("0 0 29 2 *", UTC).unwrap();
+    assert_eq!(
+        leap.next_after(utc(2026, 1, 1, 0, 0, 0)),
+        Some(utc(2028, 2, 29, 0, 0, 0))
+    );
+}
+
+#[test]
+fn accessors_keep_original_text_and_zone() {
+    let s = Schedule::parse("  0 2 * * MON-FRI ", Berlin).unwrap();
+    assert_eq!(s.expr(), "0 2 * * MON-FRI");
+    assert_eq!(s.tz(), Berlin);
+    assert_eq!(s.to_string(), "0 2 * * MON-FRI (Europe/Berlin)");
+}
+
+#[test]
+fn six_fields_have_leading_seconds() {
+    let s = Schedule::parse("*/2 * * * * *", UTC).unwrap();
+    let start = utc(2026, 5, 1, 12, 0, 0);
+    let fires = next_n(&s, start, 10);
+    for (i, fire) in fires.iter().enumerate() {
+        assert_eq!(*fire, start + TimeDelta::seconds(2 * (i as i64 + 1)));
+    }
+    // Sub-second start: still the next even second strictly after.
+    let odd = start + TimeDelta::milliseconds(1500);
+    assert_eq!(s.next_after(odd), Some(start + TimeDelta::seconds(2)));
+    let s = Schedule::parse("30 0 2 * * *", UTC).unwrap();
+    assert_eq!(s.next_after(start), Some(utc(2026, 5, 2, 2, 0, 30)));
+}
+
+#[test]
+fn aliases() {
+    let start = utc(2026, 5, 6, 13, 20, 0); // a Wednesday
+    let case = |expr: &str| Schedule::parse(expr, UTC).unwrap().next_after(start);
+    assert_eq!(case("@hourly"), Some(utc(2026, 5, 6, 14, 0, 0)));
+    assert_eq!(case("@daily"), Some(utc(2026, 5, 7, 0, 0, 0)));
+    assert_eq!(case("@DAILY"), Some(utc(2026, 5, 7, 0, 0, 0)));
+    assert_eq!(case("@midnight"), Some(utc(2026, 5, 7, 0, 0, 0)));
+    assert_eq!(case("@weekly"), Some(utc(2026, 5, 10, 0, 0, 0)));
+    assert_eq!(utc(2026, 5, 10, 0, 0, 0).weekday(), Weekday::Sun);
+    assert_eq!(case("@monthly"), Some(utc(2026, 6, 1, 0, 0, 0)));
+    assert_eq!(case("@yearly"), Some(utc(2027, 1, 1, 0, 0, 0)));
+    assert_eq!(case("@annually"), Some(utc(2027, 1, 1, 0, 0, 0)));
+    // Aliases are read in the schedule's zone.
+    let berlin = Schedule::parse("@daily", Berlin).unwrap();
+    assert_eq!(berlin.next_after(start), Some(utc(2026, 5, 6, 22, 0, 0)));
+}
+
+#[test]
+fn weekday_numbering() {
+    let start = utc(2026, 5, 6, 0, 0, 0);
+    let weekdays = |expr: &str| -> Vec<Weekday> {
+        let s = Schedule::parse(expr, UTC).unwrap();
+        next_n(&s, start, 7).iter().map(|t| t.weekday()).collect()
+    };
+    assert!(weekdays("0 2 * * 0").iter().all(|d| *d == Weekday::Sun));
+    assert!(weekdays("0 2 * * 7").iter().all(|d| *d == Weekday::Sun));
+    assert!(weekdays("0 2 * * SUN").iter().all(|d| *d == Weekday::Sun));
+    assert!(weekdays("0 2 * * 1").iter().all(|d| *d == Weekday::Mon));
+    let monday = Schedule::parse("0 2 * * 1", UTC)
+        .unwrap()
+        .next_after(start)
+        .unwrap();
+    assert_eq!(monday, utc(2026, 5, 11, 2, 0, 0));
+    assert_eq!(monday.weekday(), Weekday::Mon);
+    use Weekday::*;
+    assert_eq!(
+        weekdays("0 2 * * MON-FRI"),
+        [Wed, Thu, Fri, Mon, Tue, Wed, Thu]
+    );
+    assert_eq!(
+        weekdays("0 2 * * mon-fri"),
+        [Wed, Thu, Fri, Mon, Tue, Wed, Thu]
+    );
+    assert_eq!(weekdays("0 2 * * 1-5"), [Wed, Thu, Fri, Mon, Tue, Wed, Thu]);
+    assert_eq!(
+        weekdays("0 2 * * FRI-SUN"),
+        [Fri, Sat, Sun, Fri, Sat, Sun, Fri]
+    );
+    assert_eq!(weekdays("0 2 * * 5-7"), [Fri, Sat, Sun, Fri, Sat, Sun, Fri]);
+    assert_eq!(
+        weekdays("0 2 * * SAT,SUN"),
+        [Sat, Sun, Sat, Sun, Sat, Sun, Sat]
+    );
+}
+
+#[test]
+fn day_of_month_or_day_of_week_like_vixie() {
+    // Both restricted: either matching fires (1st of the month, or any Monday).
+    let s = Schedule::parse("0 0 1 * 1", UTC).unwrap();
+    let fires = next_n(&s, utc(2026, 5, 26, 0, 0, 0), 3);
+    assert_eq!(
+        fires,
+        [
+            utc(2026, 6, 1, 0, 0, 0),
+            utc(2026, 6, 8, 0, 0, 0),
+            utc(2026, 6, 15, 0, 0, 0)
+        ]
+    );
+}
+
+#[test]
+fn missed_between_is_half_open() {
+    let s = Schedule::parse("0 * * * *", UTC).unwrap();
+    let a = utc(2026, 5, 6, 1, 0, 0);
+    let b = utc(2026, 5, 6, 4, 0, 0);
+    assert_eq!(
+        s.missed_between(a, b),
+        [utc(2026, 5, 6, 2, 0, 0), utc(2026, 5, 6, 3, 0, 0), b]
+    );
+    assert!(s.missed_between(b, a).is_empty());
+    assert!(s.missed_between(a, a).is_empty());
+}
+
+#[test]
+fn missed_between_is_capped() {
+    let s = Schedule::parse("* * * * * *", UTC).unwrap();
+    let a = utc(2026, 5, 6, 0, 0, 0);
+    let fires = s.missed_between(a, a + TimeDelta::days(2));
+    assert_eq!(fires.len(), super::MAX_MISSED);
+    assert_eq!(
+        fires.last(),
+        Some(&(a + TimeDelta::seconds(super::MAX_MISSED as i64)))
+    );
+}
+
+#[test]
+fn last_at_or_before_is_inclusive() {
+    let s = Schedule::parse("30 2 * * *", UTC).unwrap();
+    let fire = utc(2026, 5, 6, 2, 30, 0);
+    assert_eq!(s.last_at_or_before(fire), Some(fire));
+    assert_eq!(
+        s.last_at_or_before(fire - TimeDelta::seconds(1)),
+        Some(fire - TimeDelta::days(1))
+    );
+    assert_eq!(
+        s.last_at_or_before(fire + TimeDelta::milliseconds(999)),
+        Some(fire)
+    );
+    let leap = Schedule::parse("0 0 29 2 *", UTC).unwrap();
+    assert_eq!(
+        leap.last_at_or_before(utc(2026, 5, 6, 0, 0, 0)),
+        Some(utc(2024, 2, 29, 0, 0, 0))
+    );
+}

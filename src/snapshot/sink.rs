@@ -1,0 +1,180 @@
+//! The end of every producer pipeline: hashes the compressed bytes as they are produced and
+//! hands them to the uploader in fixed-size chunks over a bounded channel. The channel's bound
+//! is what keeps memory flat whatever the size of the data.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::Progress;
+
+/// Chunks handed to the uploader are at least this large (DESIGN.md: 1 MiB or more).
+pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+/// How many chunks may wait between producer and uploader.
+pub const CHANNEL_DEPTH: usize = 8;
+
+/// What a finished stream turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDigest {
+    pub sha256: String,
+    /// Bytes stored (after compression).
+    pub size: u64,
+    /// Bytes before compression.
+    pub raw_size: u64,
+}
+
+pub struct ChunkSink {
+    tx: mpsc::Sender<Vec<u8>>,
+    buf: Vec<u8>,
+    hasher: Sha256,
+    size: u64,
+    progress: Arc<Progress>,
+}
+
+impl ChunkSink {
+    /// `produced` counts compressed bytes for the progress display.
+    pub fn new(tx: mpsc::Sender<Vec<u8>>, progress: Arc<Progress>) -> Self {
+        ChunkSink {
+            tx,
+            buf: Vec::with_capacity(CHUNK_SIZE),
+            hasher: Sha256::new(),
+            size: 0,
+            progress,
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_SIZE));
+        self.tx.blocking_send(full).map_err(|_| {
+            // The uploader hung up: it failed, and its error is the one to report.
+            io::Error::new(io::ErrorKind::BrokenPipe, "upload stopped")
+        })
+    }
+
+    /// Sends what is buffered and returns the digest and size of everything written.
+    pub fn finish(mut self, raw_size: u64) -> io::Result<StreamDigest> {
+        self.send()?;
+        Ok(StreamDigest {
+            sha256: hex::encode(self.hasher.finalize()),
+            size: self.size,
+            raw_size,
+        })
+    }
+}
+
+impl Write for ChunkSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = CHUNK_SIZE - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        self.hasher.update(&data[..n]);
+        self.size += n as u64;
+        self.progress
+            .produced
+            .fetch_add(n as u64, Ordering::Relaxed);
+        if self.buf.len() == CHUNK_SIZE {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // Chunks leave only when full or at finish: flushing small pieces would defeat the
+        // large-write pipeline downstream.
+        Ok(())
+    }
+}
+
+/// Counts the raw bytes going into the compressor.
+pub struct Counting<W> {
+    pub inner: W,
+    pub count: u64,
+    progress: Arc<Progress>,
+}
+
+impl<W: Write> Counting<W> {
+    pub fn new(inner: W, progress: Arc<Progress>) -> Self {
+        Counting {
+            inner,
+            count: 0,
+            progress,
+        }
+    }
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.count += n as u64;
+        self.progress.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A zstd encoder at `level` with `threads` workers (0 = one per core) feeding a sink.
+pub fn encoder(
+    sink: ChunkSink,
+    level: i32,
+    threads: u32,
+) -> io::Result<zstd::Encoder<'static, ChunkSink>> {
+    let mut enc = zstd::Encoder::new(sink, level)?;
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+    } else {
+        threads
+    };
+    if threads > 1 {
+        enc.multithread(threads)?;
+    }
+    Ok(enc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_full_size_and_hash_matches() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let progress = Arc::new(Progress::default());
+        let mut sink = ChunkSink::new(tx, progress.clone());
+        let data: Vec<u8> = (0..(CHUNK_SIZE * 2 + 17))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        for piece in data.chunks(1000) {
+            sink.write_all(piece).unwrap();
+        }
+        let d = sink.finish(0).unwrap();
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            sizes.push(c.len());
+            got.extend(c);
+        }
+        assert_eq!(sizes, vec![CHUNK_SIZE, CHUNK_SIZE, 17]);
+        assert_eq!(got, data);
+        assert_eq!(d.sha256, hex::encode(Sha256::digest(&data)));
+        assert_eq!(d.size, data.len() as u64);
+        assert_eq!(progress.produced.load(Ordering::Relaxed), data.len() as u64);
+    }
+
+    #[test]
+    fn a_closed_uploader_stops_the_producer() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        let mut sink = ChunkSink::new(tx, Arc::new(Progress::default()));
+        let err = sink.write_all(&vec![0u8; CHUNK_SIZE]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    }
+}

@@ -1,0 +1,218 @@
+//! The files in an [`Sshd`]'s temp dir: host keys, `sshd_config`, `known_hosts` (also for
+//! proxy ports) and the product config TOML that points the `backup` binary at the server.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::Sshd;
+
+/// Host key algorithms the server can be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostKeyType {
+    Ed25519,
+    Ecdsa,
+    Rsa,
+}
+
+impl HostKeyType {
+    pub const ALL: [HostKeyType; 3] = [Self::Ed25519, Self::Ecdsa, Self::Rsa];
+
+    /// Short name used in file names and for `ssh-keygen -t`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ed25519 => "ed25519",
+            Self::Ecdsa => "ecdsa",
+            Self::Rsa => "rsa",
+        }
+    }
+
+    pub(super) fn keygen_args(self) -> &'static [&'static str] {
+        match self {
+            Self::Ed25519 => &["-t", "ed25519"],
+            Self::Ecdsa => &["-t", "ecdsa", "-b", "256"],
+            Self::Rsa => &["-t", "rsa", "-b", "2048"],
+        }
+    }
+}
+
+impl Sshd {
+    pub fn host_key_path(&self, t: HostKeyType) -> PathBuf {
+        self.dir().join(format!("ssh_host_{}_key", t.name()))
+    }
+    /// `known_hosts` line for one host key type, e.g. `[127.0.0.1]:2222 ssh-ed25519 AAAA…`.
+    pub fn known_hosts_line(&self, t: HostKeyType) -> String {
+        self.known_hosts_line_for_port(t, self.port)
+    }
+    /// Same key, listed for another port (a [`super::Proxy`] in front of this server).
+    pub fn known_hosts_line_for_port(&self, t: HostKeyType, port: u16) -> String {
+        let public =
+            fs::read_to_string(self.host_key_path(t).with_extension("pub")).expect("host key");
+        let mut fields = public.split_whitespace();
+        let (algo, blob) = (fields.next().unwrap(), fields.next().unwrap());
+        format!("[127.0.0.1]:{port} {algo} {blob}\n")
+    }
+    /// Also trust this server's keys as `[127.0.0.1]:port` (kept across `write_known_hosts`).
+    pub fn trust_port(&self, port: u16) {
+        let mut ports = self.alias_ports.lock().unwrap();
+        if !ports.contains(&port) {
+            ports.push(port);
+        }
+        drop(ports);
+        self.write_known_hosts();
+    }
+    /// Rewrite `known_hosts` to trust the current host keys (all of them).
+    pub fn write_known_hosts(&self) {
+        self.write_known_hosts_for(&self.builder.host_keys.clone());
+    }
+    /// Rewrite `known_hosts` listing only the given host key types (for our port and every
+    /// [`Self::trust_port`] port).
+    pub fn write_known_hosts_for(&self, types: &[HostKeyType]) {
+        let mut ports = vec![self.port];
+        ports.extend(self.alias_ports.lock().unwrap().iter().copied());
+        let mut text = String::new();
+        for port in ports {
+            text.extend(
+                types
+                    .iter()
+                    .map(|t| self.known_hosts_line_for_port(*t, port)),
+            );
+        }
+        fs::write(self.known_hosts(), text).expect("write known_hosts");
+    }
+
+    /// Product config with one remote `test` pointing here, then `extra_jobs` verbatim.
+    pub fn write_config(&self, extra_jobs: &str) -> PathBuf {
+        self.write_config_with("", extra_jobs)
+    }
+
+    /// Like [`Self::write_config`], with `remote_extra` lines added to `[remotes.test]`.
+    pub fn write_config_with(&self, remote_extra: &str, extra_jobs: &str) -> PathBuf {
+        self.write_config_port(self.port, remote_extra, extra_jobs)
+    }
+
+    /// Config whose remote connects to `port` (e.g. `proxy.port()`); that port is added to
+    /// `known_hosts` via [`Self::trust_port`].
+    pub fn write_config_port(&self, port: u16, remote_extra: &str, extra_jobs: &str) -> PathBuf {
+        if port != self.port {
+            self.trust_port(port);
+        }
+        let q = |p: PathBuf| toml_str(&p.to_string_lossy());
+        let mut text = String::new();
+        writeln!(
+            text,
+            "[agent]\nstate_dir = {}\n",
+            q(self.dir().join("state"))
+        )
+        .unwrap();
+        writeln!(text, "[remotes.test]\nhost = \"127.0.0.1\"\nport = {port}").unwrap();
+        writeln!(text, "user = {}", toml_str(self.user())).unwrap();
+        writeln!(text, "identity_file = {}", q(self.client_key())).unwrap();
+        writeln!(text, "known_hosts = {}", q(self.known_hosts())).unwrap();
+        writeln!(text, "path = {}", q(self.remote_dir())).unwrap();
+        if !remote_extra.is_empty() {
+            writeln!(text, "{}", remote_extra.trim_end()).unwrap();
+        }
+        writeln!(text, "\n{extra_jobs}").unwrap();
+        let path = self.dir().join("config.toml");
+        fs::write(&path, text).expect("write config.toml");
+        path
+    }
+
+    pub(super) fn generate_host_keys(&self) -> Result<(), String> {
+        for t in &self.builder.host_keys {
+            let path = self.host_key_path(*t);
+            let _ = fs::remove_file(&path);
+            let _ = fs::remove_file(path.with_extension("pub"));
+            keygen(&path, t.keygen_args())?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write_sshd_config(&self) -> Result<(), String> {
+        let d = self.dir();
+        let mut c = String::new();
+        writeln!(c, "ListenAddress 127.0.0.1\nPort {}", self.port).unwrap();
+        for t in &self.builder.host_keys {
+            writeln!(c, "HostKey {}", self.host_key_path(*t).display()).unwrap();
+        }
+        writeln!(c, "PidFile {}", d.join("sshd.pid").display()).unwrap();
+        writeln!(
+            c,
+            "AuthorizedKeysFile {}",
+            d.join("authorized_keys").display()
+        )
+        .unwrap();
+        c.push_str(
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nMaxSessions 20\n\
+             Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+        );
+        if sshd_version(&self.exe) >= (9, 8) {
+            // Newer sshd blocks sources that often disconnect before auth (fault-injection tests).
+            c.push_str("PerSourcePenalties no\n");
+        }
+        if self.builder.sftp_only {
+            c.push_str("ForceCommand internal-sftp\n");
+        }
+        c.push_str(&self.builder.extra_config);
+        fs::write(self.config_path(), c).map_err(|e| e.to_string())
+    }
+}
+
+/// `(major, minor)` from `sshd -V` ("OpenSSH_9.2p1 …"); `(0, 0)` if unknown.
+fn sshd_version(exe: &Path) -> (u32, u32) {
+    let Ok(out) = Command::new(exe).arg("-V").output() else {
+        return (0, 0);
+    };
+    let text = String::from_utf8_lossy(&out.stderr);
+    let Some(rest) = text.split("OpenSSH_").nth(1) else {
+        return (0, 0);
+    };
+    let digits = |s: &str| {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(0)
+    };
+    let mut parts = rest.splitn(2, '.');
+    (
+        digits(parts.next().unwrap_or("")),
+        digits(parts.next().unwrap_or("")),
+    )
+}
+
+pub(super) fn keygen(path: &Path, type_args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", "backup-agent-test"])
+        .args(type_args)
+        .arg("-f")
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("ssh-keygen: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ssh-keygen {type_args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// TOML basic string literal.
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => write!(out, "\\u{:04X}", c as u32).unwrap(),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
