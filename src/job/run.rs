@@ -101,16 +101,18 @@ async fn attempt(
     let partial = dir.partial(id);
     sftp.mkdir(&partial).await?;
     let result = upload_and_commit(job, &conn, &sftp, &dir, id, opts, report).await;
-    if let Err(e) = &result {
-        if matches!(e, JobError::Verify(_)) {
-            tracing::error!("left {partial} on the server for inspection; the next run removes it");
-        } else {
-            cleanup(&sftp, &partial).await;
+    match &result {
+        Ok(()) => report.snapshot = Some(id.to_string()),
+        Err(JobError::Verify(_)) => {
+            tracing::error!("left {partial} on the server for inspection; the next run removes it")
         }
-    } else {
-        report.snapshot = Some(id.to_string());
+        // The connection is gone or stalled: cleaning up would only wait for timeouts.
+        Err(e) if e.is_transient() => {
+            tracing::warn!("{partial} stays on the server; the next run removes it")
+        }
+        Err(_) => cleanup(&sftp, &partial).await,
     }
-    conn.close().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
     result
 }
 

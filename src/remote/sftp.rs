@@ -10,9 +10,11 @@ use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 
 use super::{Connection, RemoteError};
 
-/// How long one SFTP request may wait for its answer. russh-sftp's 10 s default also covers
-/// fsync of a large file, which a busy disk can take longer than that to finish.
-const REQUEST_TIMEOUT_SECS: u64 = 90;
+/// How long one SFTP request may wait for its answer: also what detects a stalled connection,
+/// since russh's keepalive cannot fire while its socket writes are blocked by a silent peer.
+pub(super) const REQUEST_TIMEOUT_SECS: u64 = 60;
+/// fsync of a large file on a busy disk can take far longer than russh-sftp's 10 s default.
+pub(super) const FSYNC_TIMEOUT_SECS: u64 = 300;
 /// Largest write we send: OpenSSH's sftp-server takes 256 KiB messages, minus headers.
 const MAX_WRITE: usize = 255 * 1024;
 const MAX_READ: usize = 255 * 1024;

@@ -30,32 +30,39 @@ impl Sftp {
         let result = self.write_all(path, &handles, &mut rx, progress).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
         drop(rx);
-        let finish = async {
-            if self.ext.fsync {
-                self.main()
-                    .fsync(handles[0].as_str())
-                    .await
-                    .map_err(|e| RemoteError::sftp("fsync", path, e))?;
+        let n = match result {
+            // A lost or stalled connection would only make each close wait for its timeout.
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                self.close_all(path, &handles).await.ok();
+                return Err(e);
             }
-            Ok::<(), RemoteError>(())
+            Ok(n) => n,
         };
-        let synced = match &result {
-            Ok(_) => finish.await,
-            Err(_) => Ok(()),
-        };
+        if self.ext.fsync {
+            self.main().set_timeout(super::sftp::FSYNC_TIMEOUT_SECS);
+            let r = self.main().fsync(handles[0].as_str()).await;
+            self.main().set_timeout(super::sftp::REQUEST_TIMEOUT_SECS);
+            if let Err(e) = r {
+                self.close_all(path, &handles).await.ok();
+                return Err(RemoteError::sftp("fsync", path, e));
+            }
+        }
+        // The server reports some write errors (e.g. a full disk on NFS) only at close.
+        self.close_all(path, &handles).await?;
+        Ok(n)
+    }
+
+    async fn close_all(&self, path: &str, handles: &[String]) -> Result<(), RemoteError> {
         let mut closed = Ok(());
-        for (s, h) in self.sessions.iter().zip(&handles) {
+        for (s, h) in self.sessions.iter().zip(handles) {
             if let Err(e) = s.close(h.as_str()).await
                 && closed.is_ok()
             {
                 closed = Err(RemoteError::sftp("close", path, e));
             }
         }
-        let n = result?;
-        synced?;
-        // The server reports some write errors (e.g. a full disk on NFS) only at close.
-        closed?;
-        Ok(n)
+        closed
     }
 
     async fn open_for_write(&self, path: &str) -> Result<Vec<String>, RemoteError> {

@@ -18,26 +18,29 @@
 //!   `0 * * * *` fires 23 times on a spring-forward day and 25 on a fall-back day.
 //! * Several wall times mapped onto one instant fire once.
 //!
-//! Croner 4 implements the same three rules, but decides "fixed" versus
+//! Croner 4 implements these rules natively, but decides "fixed" versus
 //! "interval" by requiring a single value in the second, minute *and* hour
 //! fields, so `0,30 2 * * *` or `0 2,14 * * *` would run twice on a fall-back
 //! night and be skipped on a spring-forward night. We therefore use croner only
 //! to parse and to walk matching *wall clock* times (on `NaiveDateTime`), and
 //! resolve each wall time against the zone here, keyed on the hour field alone.
 
+mod dst;
 mod parse;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_dst;
+#[cfg(test)]
+mod tests_prop;
 
 use std::fmt;
 
-use chrono::{
-    DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
+
+use dst::Pass;
 
 /// Upper bound on the fire times [`Schedule::missed_between`] returns, so a
 /// long outage with a per-second schedule cannot exhaust memory.
@@ -47,10 +50,6 @@ pub const MAX_MISSED: usize = 100_000;
 /// skips wall times inside one repeated (fall-back) range, at most a few
 /// thousand for a per-second schedule, so reaching this means a zone anomaly.
 const SCAN_LIMIT: usize = 100_000;
-
-/// Longest clock jump forward we search across (Samoa skipped a whole day in
-/// 2011, so a day plus slack).
-const MAX_GAP_MINUTES: i64 = 48 * 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
@@ -95,22 +94,6 @@ impl fmt::Display for Schedule {
     }
 }
 
-/// Which occurrence of a repeated wall time an instant is.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    First,
-    Second,
-}
-
-/// A fall-back range of repeated wall times around an instant.
-struct Fold {
-    pass: Pass,
-    /// First wall time of the second pass (the clock's value right after it went back).
-    second_pass_start: NaiveDateTime,
-    /// Last wall time of the first pass (just before the clock went back).
-    first_pass_end: NaiveDateTime,
-}
-
 impl Schedule {
     /// 5-field cron (min hour dom mon dow), 6-field with leading seconds, and
     /// `@hourly @daily @midnight @weekly @monthly @yearly @annually`.
@@ -150,7 +133,7 @@ impl Schedule {
         // Fire times are whole seconds, so "after t" equals "after t's second".
         let ts = t.with_nanosecond(0)?;
         let fold = self.fold_at(ts);
-        let mut start = self.wall(ts);
+        let mut start = self.wall(ts)?;
         if let Some(fold) = &fold
             && fold.pass == Pass::Second
             && !self.wildcard_hour
@@ -201,7 +184,7 @@ impl Schedule {
     /// skips 2100), so `None` only means `t` is near the start of the calendar.
     pub fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let ts = t.with_nanosecond(0)?;
-        let mut best = self.scan_backward(self.wall(ts), ts);
+        let mut best = self.scan_backward(self.wall(ts)?, ts);
         if let Some(fold) = self.fold_at(ts)
             && fold.pass == Pass::Second
         {
@@ -212,8 +195,10 @@ impl Schedule {
         best
     }
 
-    fn wall(&self, instant: DateTime<Utc>) -> NaiveDateTime {
-        instant.with_timezone(&self.tz).naive_local()
+    /// `None` only at the ends of chrono's range, where the offset overflows.
+    fn wall(&self, instant: DateTime<Utc>) -> Option<NaiveDateTime> {
+        let offset = self.tz.offset_from_utc_datetime(&instant.naive_utc()).fix();
+        instant.naive_utc().checked_add_offset(offset)
     }
 
     /// The instants a matching wall time fires at, earliest first.
@@ -257,70 +242,6 @@ impl Schedule {
             wall = self.cron.find_previous_occurrence(&wall, false).ok()?;
         }
         None
-    }
-
-    /// The repeated range `ts`'s wall time belongs to, if it is repeated.
-    fn fold_at(&self, ts: DateTime<Utc>) -> Option<Fold> {
-        let LocalResult::Ambiguous(first, second) = self.tz.from_local_datetime(&self.wall(ts))
-        else {
-            return None;
-        };
-        let (first, second) = (first.with_timezone(&Utc), second.with_timezone(&Utc));
-        let offset = |at: DateTime<Utc>| self.tz.offset_from_utc_datetime(&at.naive_utc()).fix();
-        // chrono-tz does not expose transitions; bisect for the instant the
-        // offset changes, which lies in (first, second].
-        let after = offset(second);
-        let (mut lo, mut hi) = (first, second);
-        while hi - lo > TimeDelta::seconds(1) {
-            let mid = lo + (hi - lo) / 2;
-            if offset(mid) == after {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Some(Fold {
-            pass: if ts == first {
-                Pass::First
-            } else {
-                Pass::Second
-            },
-            second_pass_start: self.wall(hi),
-            first_pass_end: self.wall(lo),
-        })
-    }
-
-    /// First instant after the spring-forward gap containing `wall`.
-    fn gap_end(&self, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
-        let exists =
-            |w: NaiveDateTime| !matches!(self.tz.from_local_datetime(&w), LocalResult::None);
-        // Minute steps find the gap's end coarsely; bisection then finds the
-        // exact second, since historic offsets (LMT) are not whole minutes.
-        let mut hi = wall;
-        let mut found = false;
-        for _ in 0..MAX_GAP_MINUTES {
-            hi = hi.checked_add_signed(TimeDelta::minutes(1))?;
-            if exists(hi) {
-                found = true;
-                break;
-            }
-        }
-        if !found {
-            return None;
-        }
-        let mut lo = hi - TimeDelta::minutes(1);
-        while hi - lo > TimeDelta::seconds(1) {
-            let mid = lo + (hi - lo) / 2;
-            if exists(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        self.tz
-            .from_local_datetime(&hi)
-            .earliest()
-            .map(|at| at.with_timezone(&Utc))
     }
 }
 

@@ -292,3 +292,29 @@ fn last_at_or_before_is_inclusive() {
         Some(utc(2024, 2, 29, 0, 0, 0))
     );
 }
+
+#[test]
+fn extreme_instants_do_not_panic() {
+    for tz in [
+        UTC,
+        Berlin,
+        chrono_tz::Pacific::Kiritimati,
+        chrono_tz::Pacific::Niue,
+    ] {
+        for expr in ["0 2 * * *", "* * * * *", "@yearly"] {
+            let s = Schedule::parse(expr, tz).unwrap();
+            for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+                let _ = s.next_after(t);
+                let _ = s.last_at_or_before(t);
+                let _ = s.missed_between(t, t);
+            }
+        }
+    }
+    // Croner searches years 1-5000; beyond that there is no answer.
+    let s = Schedule::parse("@daily", UTC).unwrap();
+    assert_eq!(s.next_after(utc(6000, 1, 1, 0, 0, 0)), None);
+    assert_eq!(
+        s.last_at_or_before(utc(1, 1, 1, 0, 0, 0)),
+        Some(utc(1, 1, 1, 0, 0, 0))
+    );
+}
