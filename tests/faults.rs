@@ -159,7 +159,7 @@ fn fault_then_recover(fault: impl FnOnce(&mut common::Sshd, &Proxy, &Path, u32))
     )
     .unwrap();
     sshd.trust_port(proxy.port());
-    let mut child = backup_cmd(&via_proxy, &["run", "t"])
+    let child = backup_cmd(&via_proxy, &["run", "t"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

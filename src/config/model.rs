@@ -226,7 +226,7 @@ fn default_channels() -> u32 {
     2
 }
 fn default_requests_in_flight() -> u32 {
-    32
+    16
 }
 fn default_true() -> bool {
     true

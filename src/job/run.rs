@@ -188,7 +188,7 @@ async fn upload_and_commit(
                 .await
                 .map_err(|e| JobError::Local(format!("source reader: {e}")))?
                 .map_err(|_| JobError::Local("the source reader panicked".into()))?;
-            let sent = uploaded.map_err(|e| JobError::from(e))?;
+            let sent = uploaded.map_err(JobError::from)?;
             let out = produced
                 .map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
             if sent != out.digest.size {

@@ -38,10 +38,8 @@ impl Connection {
         while let Some(msg) = ch.wait().await {
             match msg {
                 ChannelMsg::Data { data } => out.stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, .. } => {
-                    if out.stderr.len() < 64 * 1024 {
-                        out.stderr.extend_from_slice(&data);
-                    }
+                ChannelMsg::ExtendedData { data, .. } if out.stderr.len() < 64 * 1024 => {
+                    out.stderr.extend_from_slice(&data);
                 }
                 ChannelMsg::ExitStatus { exit_status } => out.status = Some(exit_status),
                 ChannelMsg::Failure => {

@@ -16,6 +16,7 @@ use super::{RemoteError, Sftp};
 use crate::snapshot::Progress;
 
 type WriteResult = Result<u64, RemoteError>;
+type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>;
 
 impl Sftp {
     /// Writes every chunk from `rx` to a new file at `path` (mode 0600), syncs it to disk
@@ -172,12 +173,8 @@ impl Sftp {
     ) -> Result<u64, RemoteError> {
         let len = self.read_len as u64;
         let depth = self.in_flight.clamp(4, 64);
-        let mut queue: VecDeque<(
-            u64,
-            tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>,
-        )> = VecDeque::new();
+        let mut queue: VecDeque<(u64, PendingRead)> = VecDeque::new();
         let mut next = 0u64;
-        let eof = false;
         let mut total = 0u64;
         let spawn = |at: u64| {
             let s = s.clone();
@@ -195,7 +192,7 @@ impl Sftp {
             })
         };
         loop {
-            while !eof && queue.len() < depth {
+            while queue.len() < depth {
                 queue.push_back((next, spawn(next)));
                 next += len;
             }

@@ -1,0 +1,159 @@
+//! Bad configuration gets exit 2 with the file, line and key; every shipped example parses.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{backup, describe};
+
+const REMOTE: &str = "[remotes.r]\nhost = \"h\"\nuser = \"u\"\nidentity_file = \"/k\"\nknown_hosts = \"/kh\"\npath = \"/srv\"\n";
+
+fn check(dir: &Path, main: &str) -> (Option<i32>, String) {
+    let cfg = dir.join("config.toml");
+    fs::write(&cfg, main).unwrap();
+    let out = backup(&cfg, &["check"]);
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ),
+    )
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        &format!("{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\nverfy = \"size\"\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("config.toml:11:1"), "{err}");
+    assert!(
+        err.contains("jobs.j.verfy") && err.contains("unknown field"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_remote_lists_the_defined_ones() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        &format!("{REMOTE}\n[jobs.j]\nremote = \"offsite\"\nsources = [\"/etc\"]\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config.toml:9:10") && err.contains("unknown remote \"offsite\""),
+        "{err}"
+    );
+    assert!(err.contains("defined remotes: r"), "{err}");
+}
+
+#[test]
+fn bad_duration_says_how_to_write_one() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        &format!(
+            "{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\ntimeout = \"6 hours-ish\"\n"
+        ),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(":11:") && err.contains("jobs.j.timeout") && err.contains("is not a duration"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_glob_and_bad_schedule_are_config_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        &format!(
+            "{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\nexclude = [\"[unclosed\"]\n"
+        ),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad glob"), "{err}");
+    let (code, err) = check(
+        d.path(),
+        &format!(
+            "{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\nschedule = \"0 25 * * *\"\n"
+        ),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("25 is not an hour"), "{err}");
+}
+
+#[test]
+fn job_defined_in_two_files_names_both() {
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir_all(d.path().join("jobs.d")).unwrap();
+    fs::write(
+        d.path().join("jobs.d/db.toml"),
+        "[jobs.j]\nremote = \"r\"\nsources = [\"/var\"]\n",
+    )
+    .unwrap();
+    let (code, err) = check(
+        d.path(),
+        &format!("{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\n"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("jobs.d/db.toml:1:1")
+            && err.contains("defined twice")
+            && err.contains("config.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dropins_are_merged() {
+    let d = tempfile::tempdir().unwrap();
+    fs::create_dir_all(d.path().join("jobs.d")).unwrap();
+    fs::write(
+        d.path().join("jobs.d/db.toml"),
+        "[jobs.db]\nremote = \"r\"\nsources = [\"/var\"]\n",
+    )
+    .unwrap();
+    let (code, out) = check(
+        d.path(),
+        &format!("{REMOTE}\n[jobs.etc]\nremote = \"r\"\nsources = [\"/etc\"]\n"),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("job db:") && out.contains("job etc:"), "{out}");
+}
+
+#[test]
+fn missing_config_and_usage_errors_exit_2() {
+    let out = backup(Path::new("/nonexistent/backup.toml"), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BACKUP_CONFIG"));
+    let out = std::process::Command::new(common::bin()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(common::bin())
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_example_config_passes_check() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut seen = 0;
+    for e in fs::read_dir(&examples).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let out = backup(&p, &["check"]);
+            assert!(out.status.success(), "{}: {}", p.display(), describe(&out));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 1);
+}
