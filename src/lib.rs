@@ -7,9 +7,11 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod job;
 pub mod layout;
 pub mod logging;
 pub mod remote;
+pub mod report;
 pub mod schedule;
 pub mod snapshot;
