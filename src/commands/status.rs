@@ -93,8 +93,10 @@ fn run_line(r: &LastRun, tz: Tz) -> String {
 
 fn print_text(j: &JobStatus, tz: Tz) {
     println!("{}", j.job);
-    let schedule = j.schedule.as_deref().unwrap_or("none (on demand only)");
-    println!("  schedule:      {schedule} ({tz})");
+    match j.schedule.as_deref() {
+        Some(s) => println!("  schedule:      {s} ({tz})"),
+        None => println!("  schedule:      none (on demand only)"),
+    }
     if let Some(n) = j.next_run {
         println!(
             "  next run:      {} ({})",
