@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod job;
 pub mod layout;
 pub mod logging;
 pub mod remote;
+pub mod report;
 pub mod retention;
 pub mod schedule;
 pub mod snapshot;

@@ -2,9 +2,11 @@
 //! modules, prints its result, and returns the process exit code.
 
 mod check;
+mod daemon;
 mod host_key;
 mod list;
 mod run;
+mod status;
 
 use std::fmt;
 
@@ -72,12 +74,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
         Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
-        Command::Daemon
-        | Command::Verify { .. }
+        Command::Daemon => rt.block_on(daemon::daemon(&path, load()?)),
+        Command::Status { json } => status::status(&load()?, json),
+        Command::Verify { .. }
         | Command::Restore { .. }
         | Command::Cat { .. }
-        | Command::Prune { .. }
-        | Command::Status { .. } => Err(CliError::Failed(
+        | Command::Prune { .. } => Err(CliError::Failed(
             "this command is not available in this build".into(),
         )),
     }

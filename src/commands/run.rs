@@ -3,6 +3,7 @@
 use super::{CliError, select_jobs};
 use crate::config::Config;
 use crate::job::{self, Outcome, RunOptions};
+use crate::report::state;
 
 pub async fn run(
     cfg: &Config,
@@ -23,6 +24,9 @@ pub async fn run(
         let (report, err) = job::run(cfg, j, &opts).await;
         if dry_run && err.is_none() {
             continue;
+        }
+        if !dry_run {
+            record(cfg, &report, &err);
         }
         match report.outcome {
             Outcome::Failed => {
@@ -47,6 +51,17 @@ pub async fn run(
         return Err(CliError::Failed(failures.join("\n")));
     }
     Ok(worst)
+}
+
+/// A manual run goes into the state file like a scheduled one, so `backup status` tells the
+/// whole story; a refused run (lock held) did nothing and is not recorded.
+fn record(cfg: &Config, report: &job::RunReport, err: &Option<job::JobError>) {
+    if matches!(err, Some(job::JobError::Locked(_))) {
+        return;
+    }
+    if let Err(e) = state::record_run(&cfg.agent.state_dir, report, state::Trigger::Manual) {
+        tracing::warn!("could not update the state file: {e}");
+    }
 }
 
 /// 1 (failed) outranks 3 (warnings) outranks 0.

@@ -1,0 +1,50 @@
+//! What every job timer shares: the runner, the clock, the concurrency slots, the state file,
+//! the status board, and the two stop signals (stop starting runs; cancel running ones).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, watch};
+
+use super::board::Board;
+use super::clock::Clock;
+use super::runner::Runner;
+
+pub struct Shared<R, C> {
+    pub runner: R,
+    pub clock: C,
+    /// `max_concurrent_jobs` permits.
+    pub slots: Arc<Semaphore>,
+    /// Fixed at start-up: moving the state under a running daemon would split its history.
+    pub state_dir: PathBuf,
+    pub board: Board,
+    /// true: start no new run (jitter, slot and retry waits end at once).
+    pub stopping: watch::Receiver<bool>,
+    /// true: cancel runs in progress (shutdown_timeout is over).
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl<R: Runner, C: Clock> Shared<R, C> {
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Resolves once the daemon is stopping.
+    pub async fn stopped(&self) {
+        let mut rx = self.stopping.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Resolves once running jobs must be cancelled.
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// State-file writes are logged, never fatal: a full disk must not stop backups.
+    pub fn record(&self, what: Result<(), String>) {
+        if let Err(e) = what {
+            tracing::warn!("could not update the state file: {e}");
+        }
+    }
+}
