@@ -11,5 +11,6 @@ pub mod job;
 pub mod layout;
 pub mod logging;
 pub mod remote;
+pub mod restore;
 pub mod schedule;
 pub mod snapshot;

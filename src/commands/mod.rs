@@ -4,7 +4,9 @@
 mod check;
 mod host_key;
 mod list;
+mod restore;
 mod run;
+mod verify;
 
 use std::fmt;
 
@@ -72,10 +74,45 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
         Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
+        Command::Verify {
+            job,
+            snapshot,
+            all,
+            read,
+        } => rt.block_on(verify::verify(
+            &load()?,
+            &job,
+            snapshot.as_deref(),
+            all,
+            read,
+        )),
+        Command::Restore {
+            job,
+            snapshot,
+            target,
+            paths,
+            force,
+            no_owner,
+        } => {
+            let opts = crate::restore::RestoreOptions {
+                snapshot,
+                target,
+                paths,
+                force,
+                no_owner,
+                progress_bar: true,
+            };
+            rt.block_on(restore::restore(&load()?, &job, &opts))
+        }
+        Command::Cat {
+            job,
+            snapshot,
+            name,
+        } => {
+            let opts = crate::restore::CatOptions { snapshot, name };
+            rt.block_on(restore::cat(&load()?, &job, &opts))
+        }
         Command::Daemon
-        | Command::Verify { .. }
-        | Command::Restore { .. }
-        | Command::Cat { .. }
         | Command::Prune { .. }
         | Command::Status { .. } => Err(CliError::Failed(
             "this command is not available in this build".into(),

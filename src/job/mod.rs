@@ -8,6 +8,8 @@ pub mod lock;
 mod progress;
 mod report;
 mod run;
+pub mod check;
+pub mod snapshots;
 pub mod verify;
 
 pub use error::JobError;
