@@ -112,9 +112,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             let opts = crate::restore::CatOptions { snapshot, name };
             rt.block_on(restore::cat(&load()?, &job, &opts))
         }
-        Command::Daemon
-        | Command::Prune { .. }
-        | Command::Status { .. } => Err(CliError::Failed(
+        Command::Daemon | Command::Prune { .. } | Command::Status { .. } => Err(CliError::Failed(
             "this command is not available in this build".into(),
         )),
     }

@@ -126,7 +126,10 @@ async fn compare_sums(
     let text = match sftp.read_small(&path, 1024 * 1024).await {
         Ok(b) => b,
         Err(e) if e.is_not_found() => {
-            return Ok(vec![format!("{}: missing on the server", layout::SUMS_FILE)]);
+            return Ok(vec![format!(
+                "{}: missing on the server",
+                layout::SUMS_FILE
+            )]);
         }
         Err(e) => return Err(e.into()),
     };

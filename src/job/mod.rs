@@ -2,13 +2,13 @@
 //! source into `.<id>.partial/`, verify what landed, write the checksums and the manifest
 //! last, rename the directory to `<id>`, then apply retention.
 
+pub mod check;
 mod commit;
 mod error;
 pub mod lock;
 mod progress;
 mod report;
 mod run;
-pub mod check;
 pub mod snapshots;
 pub mod verify;
 

@@ -56,9 +56,7 @@ pub async fn resolve(
     let mut all = committed(sftp, dir).await?;
     let found = match wanted {
         None => all.pop(),
-        Some(id) => all
-            .into_iter()
-            .find(|m| m.snapshot == id.to_string()),
+        Some(id) => all.into_iter().find(|m| m.snapshot == id.to_string()),
     };
     found.ok_or_else(|| {
         JobError::Snapshot(match wanted {

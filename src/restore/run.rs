@@ -81,10 +81,15 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
     if let Some(f) = sources {
         let bar = bar(f, opts.progress_bar);
         let (r, sel) = (root.clone(), select.clone());
-        let fetched = fetch(&sftp, &format!("{snap}/{}", f.name), bar.clone(), move |input| {
-            let decoder = zstd::stream::read::Decoder::new(input)?;
-            Ok(Unpacker::new(r, sel, owners).unpack(decoder))
-        })
+        let fetched = fetch(
+            &sftp,
+            &format!("{snap}/{}", f.name),
+            bar.clone(),
+            move |input| {
+                let decoder = zstd::stream::read::Decoder::new(input)?;
+                Ok(Unpacker::new(r, sel, owners).unpack(decoder))
+            },
+        )
         .await?;
         if let Some(b) = bar {
             b.finish_and_clear();

@@ -130,6 +130,10 @@ impl Unpacker {
         link: Option<&Path>,
         data: &mut impl Read,
     ) -> io::Result<Result<(), String>> {
+        let (mode, owner, mtime) = match header_meta(h) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(format!("unreadable header: {e}"))),
+        };
         if let Err(why) = self.parents(rel)? {
             return Ok(Err(why));
         }
@@ -142,7 +146,7 @@ impl Unpacker {
         };
         if let Some(m) = &existing {
             if m.is_dir() && kind == EntryType::Directory {
-                self.dirs.push(self.dir_meta(rel, h)?);
+                self.dirs.push(dir_meta(rel, mode, owner, mtime));
                 return Ok(Ok(()));
             }
             if m.is_dir() {
@@ -152,13 +156,10 @@ impl Unpacker {
             fs::remove_file(&full)?;
             self.files.remove(rel);
         }
-        let mode = h.mode()? & 0o7777;
-        let owner = (h.uid()?, h.gid()?);
-        let mtime = h.mtime()?;
         match kind {
             EntryType::Directory => {
                 fs::DirBuilder::new().mode(0o700).create(&full)?;
-                self.dirs.push(self.dir_meta(rel, h)?);
+                self.dirs.push(dir_meta(rel, mode, owner, mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let mut f = OpenOptions::new()
@@ -263,15 +264,6 @@ impl Unpacker {
         Ok(Ok(()))
     }
 
-    fn dir_meta(&self, rel: &Path, h: &Header) -> io::Result<DirMeta> {
-        Ok(DirMeta {
-            rel: rel.to_path_buf(),
-            mode: h.mode()? & 0o7777,
-            mtime: h.mtime()?,
-            owner: (h.uid()?, h.gid()?),
-        })
-    }
-
     fn finish_file(&self, f: &File, mode: u32, owner: (u64, u64), mtime: u64) -> io::Result<()> {
         // chown before chmod: chown clears set-id bits.
         if self.owners {
@@ -302,6 +294,20 @@ impl Unpacker {
                 ));
             }
         }
+    }
+}
+
+/// Mode bits, (uid, gid) and mtime of an entry.
+fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), u64)> {
+    Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), h.mtime()?))
+}
+
+fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: u64) -> DirMeta {
+    DirMeta {
+        rel: rel.to_path_buf(),
+        mode,
+        mtime,
+        owner,
     }
 }
 
