@@ -12,5 +12,6 @@ pub mod layout;
 pub mod logging;
 pub mod remote;
 pub mod restore;
+pub mod retention;
 pub mod schedule;
 pub mod snapshot;

@@ -4,6 +4,7 @@
 mod check;
 mod host_key;
 mod list;
+mod prune;
 mod restore;
 mod run;
 mod verify;
@@ -112,7 +113,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             let opts = crate::restore::CatOptions { snapshot, name };
             rt.block_on(restore::cat(&load()?, &job, &opts))
         }
-        Command::Daemon | Command::Prune { .. } | Command::Status { .. } => Err(CliError::Failed(
+        Command::Prune { jobs, all, dry_run } => {
+            rt.block_on(prune::prune(&load()?, &jobs, all, dry_run))
+        }
+        Command::Daemon | Command::Status { .. } => Err(CliError::Failed(
             "this command is not available in this build".into(),
         )),
     }

@@ -7,6 +7,7 @@ mod commit;
 mod error;
 pub mod lock;
 mod progress;
+pub mod prune;
 mod report;
 mod run;
 pub mod snapshots;
