@@ -116,7 +116,9 @@ fn a_failed_run_removes_nothing() {
         std::thread::sleep(Duration::from_millis(20));
     }
     sshd.kill_now();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Generous: today the client notices a dead server only when its SFTP requests time out
+    // (90 s), not when the TCP connection closes (reported as a remote-layer bug).
+    let deadline = Instant::now() + Duration::from_secs(300);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;

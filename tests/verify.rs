@@ -53,6 +53,19 @@ fn intact_passes_flipped_byte_and_missing_file_fail_naming_the_file() {
     }
     let out = backup(&cfg, &["verify", "t"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("remote-hash"));
+    let out = backup(&cfg, &["verify", "t", "20200101T000000Z"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = backup(
+        &cfg,
+        &[
+            "restore",
+            "t",
+            "20200101T000000Z",
+            "--target",
+            "/nonexistent-x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 
     // Damage the older snapshot: `verify t` (latest) still passes, the old one fails.
     flip_byte(&snaps[0].join("files.tar.zst"));

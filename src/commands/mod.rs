@@ -54,7 +54,11 @@ impl From<crate::remote::RemoteError> for CliError {
 
 impl From<crate::job::JobError> for CliError {
     fn from(e: crate::job::JobError) -> Self {
-        CliError::Failed(e.to_string())
+        match e {
+            // Asking for a snapshot that does not exist is a usage error (exit 2).
+            crate::job::JobError::Snapshot(m) => CliError::Usage(m),
+            e => CliError::Failed(e.to_string()),
+        }
     }
 }
 

@@ -3,14 +3,17 @@
 //! streams one stored file, decompressed, to stdout. Nothing is buffered beyond a few chunks,
 //! and the checksum verdict always comes from every byte of the stored file.
 
+mod cat;
 mod fetch;
+mod meta;
 mod run;
 pub mod unpack;
 
 use thiserror::Error;
 
+pub use cat::{CatOptions, cat};
 pub use fetch::{Fetched, HashingReader, fetch};
-pub use run::{CatOptions, RestoreOptions, cat, restore};
+pub use run::{RestoreOptions, restore};
 
 #[derive(Debug, Error)]
 pub enum RestoreError {
@@ -30,6 +33,12 @@ impl From<crate::remote::RemoteError> for RestoreError {
 
 impl From<crate::job::JobError> for RestoreError {
     fn from(e: crate::job::JobError) -> Self {
-        RestoreError::Failed(e.to_string())
+        match e {
+            crate::job::JobError::Snapshot(m) => RestoreError::Usage(m),
+            e => RestoreError::Failed(e.to_string()),
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,9 @@
-//! The two ways to get data back, end to end: `restore` (archive and command outputs into a
-//! directory) and `cat` (one stored file to stdout). Both decide trust only at the end, from
-//! the SHA-256 of every byte received against the snapshot's manifest.
+//! `restore` end to end: the archive (or only the PATHs asked for) and the command outputs
+//! into a target directory. Trust is decided only at the end, from the SHA-256 of every byte
+//! received against the snapshot's manifest.
 
 use std::fs::OpenOptions;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +14,8 @@ use super::fetch::{Fetched, fetch};
 use super::unpack::{UnpackReport, Unpacker, safe_relative};
 use crate::config::JobConfig;
 use crate::job::snapshots::resolve;
-use crate::layout::{self, JobDir, Manifest, manifest::FileEntry};
-use crate::remote::{Connection, Sftp};
+use crate::layout::{self, JobDir, manifest::FileEntry};
+use crate::remote::Connection;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -26,12 +26,6 @@ pub struct RestoreOptions {
     pub force: bool,
     pub no_owner: bool,
     pub progress_bar: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct CatOptions {
-    pub snapshot: String,
-    pub name: String,
 }
 
 /// What a successful restore did, for its summary line.
@@ -58,11 +52,12 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let root = prepare_target(&opts.target, opts.force)?;
+    check_target(&opts.target, opts.force)?;
     let conn = Connection::open(&job.remote).await?;
     let sftp = conn.sftp().await?;
     let dir = JobDir::new(&job.remote.path, &job.name);
     let m = resolve(&sftp, &dir, &job.name, &opts.snapshot).await?;
+    let root = create_target(&opts.target)?;
     let snap = dir.child(&m.snapshot);
     let owners = !opts.no_owner && nix::unistd::geteuid().is_root();
     let mut done = Restored {
@@ -165,70 +160,6 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
     )))
 }
 
-/// Streams one stored file, decompressed, to stdout. A reader that goes away early
-/// (`| head`) ends it quietly.
-pub async fn cat(job: &JobConfig, opts: &CatOptions) -> Result<(), RestoreError> {
-    let conn = Connection::open(&job.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&job.remote.path, &job.name);
-    let m = resolve(&sftp, &dir, &job.name, &opts.snapshot).await?;
-    let f = stored_file(&m, &opts.name)?.clone();
-    let fetched = fetch_to_stdout(&sftp, &format!("{}/{}", dir.child(&m.snapshot), f.name)).await;
-    conn.close().await;
-    let fetched = fetched?;
-    match &fetched.result {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            tracing::debug!("stdout was closed before the end of {}", f.name);
-            return Ok(());
-        }
-        _ => {}
-    }
-    let mut problems: Vec<String> = mismatch(&f, &fetched).into_iter().collect();
-    if let Err(e) = &fetched.result {
-        problems.insert(0, format!("decompressing {} failed: {e}", f.name));
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    Err(RestoreError::Failed(format!(
-        "{}\nthe output above must not be trusted.\nhint: `backup verify {} {}`",
-        problems.join("\n"),
-        job.name,
-        m.snapshot
-    )))
-}
-
-async fn fetch_to_stdout(sftp: &Sftp, path: &str) -> Result<Fetched<u64>, RestoreError> {
-    fetch(sftp, path, None, |input| {
-        let mut decoder = zstd::stream::read::Decoder::new(input)?;
-        let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
-        let n = io::copy(&mut decoder, &mut out)?;
-        out.flush()?;
-        Ok(n)
-    })
-    .await
-}
-
-/// `app.sql` -> `app.sql.zst`, `files.tar` -> `files.tar.zst`; the stored name works too.
-fn stored_file<'a>(m: &'a Manifest, name: &str) -> Result<&'a FileEntry, RestoreError> {
-    let wanted = layout::command_file(name);
-    m.files
-        .iter()
-        .find(|f| f.name == wanted || f.name == name)
-        .ok_or_else(|| {
-            let names: Vec<&str> = m
-                .files
-                .iter()
-                .filter_map(|f| f.name.strip_suffix(".zst"))
-                .collect();
-            RestoreError::Usage(format!(
-                "snapshot {} holds no {wanted}; it holds: {}",
-                m.snapshot,
-                names.join(", ")
-            ))
-        })
-}
-
 /// A command output's plain file name under the target, if it is a safe one.
 fn output_name(stored: &str) -> Option<&str> {
     let plain = stored.strip_suffix(".zst")?;
@@ -252,7 +183,7 @@ fn write_output(input: &mut super::HashingReader, path: &Path, force: bool) -> i
     io::copy(&mut decoder, &mut out)
 }
 
-fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
+pub(super) fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
     (got.sha256 != f.sha256 || got.bytes != f.size).then(|| {
         format!(
             "{}: SHA-256 of the {} bytes received is {}, the manifest says {} ({} bytes)",
@@ -261,8 +192,8 @@ fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
     })
 }
 
-/// The target must be an empty directory (or `--force`); it is created when missing.
-fn prepare_target(target: &Path, force: bool) -> Result<PathBuf, RestoreError> {
+/// The target must be an empty directory (or `--force`), or not exist yet.
+fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
     match std::fs::symlink_metadata(target) {
         Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
             return Err(RestoreError::Usage(format!(
@@ -281,10 +212,16 @@ fn prepare_target(target: &Path, force: bool) -> Result<PathBuf, RestoreError> {
                 )));
             }
         }
-        Err(_) => std::fs::create_dir_all(target).map_err(|e| {
-            RestoreError::Failed(format!("cannot create target {}: {e}", target.display()))
-        })?,
+        Err(_) => {}
     }
+    Ok(())
+}
+
+/// Creates the target if missing; its canonical path, so that the root is no symlink.
+fn create_target(target: &Path) -> Result<PathBuf, RestoreError> {
+    std::fs::create_dir_all(target).map_err(|e| {
+        RestoreError::Failed(format!("cannot create target {}: {e}", target.display()))
+    })?;
     std::fs::canonicalize(target)
         .map_err(|e| RestoreError::Failed(format!("target {}: {e}", target.display())))
 }

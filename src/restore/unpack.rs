@@ -6,13 +6,14 @@
 //! for it. Directory modes and mtimes are set last, deepest first, after their contents.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
 
 use tar::{EntryType, Header};
+
+use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_mtime};
 
 /// What the unpacker did; `error` is set when it had to stop early.
 #[derive(Debug, Default)]
@@ -21,13 +22,6 @@ pub struct UnpackReport {
     pub refused: Vec<String>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
-}
-
-struct DirMeta {
-    rel: PathBuf,
-    mode: u32,
-    mtime: u64,
-    owner: (u64, u64),
 }
 
 pub struct Unpacker {
@@ -169,7 +163,7 @@ impl Unpacker {
                     .custom_flags(libc::O_NOFOLLOW)
                     .open(&full)?;
                 io::copy(data, &mut f)?;
-                self.finish_file(&f, mode, owner, mtime)?;
+                set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.files.insert(rel.to_path_buf());
             }
             EntryType::Symlink => {
@@ -220,7 +214,7 @@ impl Unpacker {
                     .read(true)
                     .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
                     .open(&full)?;
-                self.finish_file(&f, mode, owner, mtime)?;
+                set_meta(&f, self.owners, mode, owner, mtime)?;
             }
             other => {
                 self.warn(format!(
@@ -264,15 +258,6 @@ impl Unpacker {
         Ok(Ok(()))
     }
 
-    fn finish_file(&self, f: &File, mode: u32, owner: (u64, u64), mtime: u64) -> io::Result<()> {
-        // chown before chmod: chown clears set-id bits.
-        if self.owners {
-            std::os::unix::fs::fchown(f, Some(owner.0 as u32), Some(owner.1 as u32))?;
-        }
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
-    }
-
     /// Deepest first, so setting a directory's mtime comes after everything inside it changed.
     fn finish_dirs(&mut self) {
         let mut dirs = std::mem::take(&mut self.dirs);
@@ -285,7 +270,7 @@ impl Unpacker {
                     .read(true)
                     .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
                     .open(&full)?;
-                self.finish_file(&f, d.mode, d.owner, d.mtime)
+                set_meta(&f, self.owners, d.mode, d.owner, d.mtime)
             })();
             if let Err(e) = result {
                 self.warn(format!(
@@ -295,32 +280,4 @@ impl Unpacker {
             }
         }
     }
-}
-
-/// Mode bits, (uid, gid) and mtime of an entry.
-fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), u64)> {
-    Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), h.mtime()?))
-}
-
-fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: u64) -> DirMeta {
-    DirMeta {
-        rel: rel.to_path_buf(),
-        mode,
-        mtime,
-        owner,
-    }
-}
-
-fn set_symlink_mtime(path: &Path, mtime: u64) -> io::Result<()> {
-    use nix::sys::stat::{UtimensatFlags, utimensat};
-    use nix::sys::time::TimeSpec;
-    let t = TimeSpec::new(mtime as i64, 0);
-    utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &TimeSpec::UTIME_OMIT,
-        &t,
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(io::Error::from)
 }
