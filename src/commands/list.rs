@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{CliError, job};
 use crate::config::Config;
 use crate::job::RunReport;
-use crate::layout::{self, Entry, JobDir, Manifest};
+use crate::layout::{self, JobDir, Manifest};
 use crate::remote::{Connection, Sftp};
 
 /// One line of `list --json`; its fields are documented in the README and kept stable.
@@ -81,28 +81,7 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
     Ok(0)
 }
 
-/// Manifests of the committed snapshots under `dir`, oldest first. A snapshot directory whose
-/// manifest is missing is not committed and is skipped.
+/// Manifests of the committed snapshots under `dir`, oldest first (see `job::snapshots`).
 pub async fn committed(sftp: &Sftp, dir: &JobDir) -> Result<Vec<Manifest>, CliError> {
-    let entries = match sftp.list(dir.path()).await {
-        Ok(e) => e,
-        Err(e) if e.is_not_found() => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut out = Vec::new();
-    for e in entries {
-        let Entry::Snapshot(id) = Entry::classify(&e.name) else {
-            continue;
-        };
-        let path = format!("{}/{}", dir.snapshot(id), layout::MANIFEST_FILE);
-        match sftp.read_small(&path, 16 * 1024 * 1024).await {
-            Ok(bytes) => match Manifest::from_json(&bytes) {
-                Ok(m) => out.push(m),
-                Err(err) => tracing::warn!("{path}: {err}; snapshot {id} skipped"),
-            },
-            Err(err) if err.is_not_found() => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(out)
+    Ok(crate::job::snapshots::committed(sftp, dir).await?)
 }

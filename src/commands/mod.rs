@@ -5,8 +5,11 @@ mod check;
 mod daemon;
 mod host_key;
 mod list;
+mod prune;
+mod restore;
 mod run;
 mod status;
+mod verify;
 
 use std::fmt;
 
@@ -53,7 +56,11 @@ impl From<crate::remote::RemoteError> for CliError {
 
 impl From<crate::job::JobError> for CliError {
     fn from(e: crate::job::JobError) -> Self {
-        CliError::Failed(e.to_string())
+        match e {
+            // Asking for a snapshot that does not exist is a usage error (exit 2).
+            crate::job::JobError::Snapshot(m) => CliError::Usage(m),
+            e => CliError::Failed(e.to_string()),
+        }
     }
 }
 
@@ -76,12 +83,47 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
         Command::Daemon => rt.block_on(daemon::daemon(&path, load()?)),
         Command::Status { json } => status::status(&load()?, json),
-        Command::Verify { .. }
-        | Command::Restore { .. }
-        | Command::Cat { .. }
-        | Command::Prune { .. } => Err(CliError::Failed(
-            "this command is not available in this build".into(),
+        Command::Verify {
+            job,
+            snapshot,
+            all,
+            read,
+        } => rt.block_on(verify::verify(
+            &load()?,
+            &job,
+            snapshot.as_deref(),
+            all,
+            read,
         )),
+        Command::Restore {
+            job,
+            snapshot,
+            target,
+            paths,
+            force,
+            no_owner,
+        } => {
+            let opts = crate::restore::RestoreOptions {
+                snapshot,
+                target,
+                paths,
+                force,
+                no_owner,
+                progress_bar: true,
+            };
+            rt.block_on(restore::restore(&load()?, &job, &opts))
+        }
+        Command::Cat {
+            job,
+            snapshot,
+            name,
+        } => {
+            let opts = crate::restore::CatOptions { snapshot, name };
+            rt.block_on(restore::cat(&load()?, &job, &opts))
+        }
+        Command::Prune { jobs, all, dry_run } => {
+            rt.block_on(prune::prune(&load()?, &jobs, all, dry_run))
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub enum JobError {
     Timeout(Duration),
     #[error("{0}")]
     Local(String),
+    /// The snapshot asked for does not exist (or is not committed).
+    #[error("{0}")]
+    Snapshot(String),
 }
 
 impl JobError {

@@ -2,12 +2,15 @@
 //! source into `.<id>.partial/`, verify what landed, write the checksums and the manifest
 //! last, rename the directory to `<id>`, then apply retention.
 
+pub mod check;
 mod commit;
 mod error;
 pub mod lock;
 mod progress;
+pub mod prune;
 mod report;
 mod run;
+pub mod snapshots;
 pub mod verify;
 
 pub use error::JobError;

@@ -58,7 +58,11 @@ pub async fn run(
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
             "{e}; check that state_dir is writable"
         ))),
-        Ok(_lock) => match tokio::time::timeout(job.timeout, attempt(job, opts, &mut report)).await
+        Ok(_lock) => match tokio::time::timeout(
+            job.timeout,
+            attempt(job, config.agent.timezone, opts, &mut report),
+        )
+        .await
         {
             Ok(r) => r,
             Err(_) => Err(JobError::Timeout(job.timeout)),
@@ -86,6 +90,7 @@ pub async fn run(
 
 async fn attempt(
     job: &JobConfig,
+    tz: chrono_tz::Tz,
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
@@ -102,7 +107,10 @@ async fn attempt(
     sftp.mkdir(&partial).await?;
     let result = upload_and_commit(job, &conn, &sftp, &dir, id, opts, report).await;
     match &result {
-        Ok(()) => report.snapshot = Some(id.to_string()),
+        Ok(()) => {
+            report.snapshot = Some(id.to_string());
+            super::prune::after_run(&sftp, &dir, job, tz, id, report).await;
+        }
         Err(JobError::Verify(_)) => {
             tracing::error!("left {partial} on the server for inspection; the next run removes it")
         }

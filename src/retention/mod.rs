@@ -18,6 +18,7 @@
 //! appear in the result, so nothing built on it can remove them.
 
 mod buckets;
+mod from_config;
 mod window;
 
 #[cfg(test)]

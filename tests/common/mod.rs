@@ -15,6 +15,7 @@
 
 pub mod fs;
 pub mod proxy;
+pub mod sample;
 pub mod sshd;
 pub mod sshd_files;
 pub mod tree;

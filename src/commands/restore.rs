@@ -1,0 +1,42 @@
+//! `backup restore` and `backup cat`: thin wrappers over the `restore` module that print the
+//! outcome and map it to an exit code.
+
+use super::{CliError, job};
+use crate::config::Config;
+use crate::restore::{self, CatOptions, RestoreError, RestoreOptions};
+
+impl From<RestoreError> for CliError {
+    fn from(e: RestoreError) -> Self {
+        match e {
+            RestoreError::Usage(m) => CliError::Usage(m),
+            RestoreError::Failed(m) => CliError::Failed(m),
+        }
+    }
+}
+
+pub async fn restore(cfg: &Config, name: &str, opts: &RestoreOptions) -> Result<i32, CliError> {
+    let j = job(cfg, name)?;
+    let done = restore::restore(j, opts).await?;
+    for w in &done.warnings {
+        eprintln!("warning: {w}");
+    }
+    let outputs = if done.outputs.is_empty() {
+        String::new()
+    } else {
+        format!(" and {}", done.outputs.join(", "))
+    };
+    eprintln!(
+        "restored snapshot {} of job {name} into {}: {} archive entries{outputs}, {} downloaded, checksums match",
+        done.snapshot,
+        opts.target.display(),
+        done.entries,
+        crate::job::report_bytes(done.bytes)
+    );
+    Ok(if done.warnings.is_empty() { 0 } else { 3 })
+}
+
+pub async fn cat(cfg: &Config, name: &str, opts: &CatOptions) -> Result<i32, CliError> {
+    let j = job(cfg, name)?;
+    restore::cat(j, opts).await?;
+    Ok(0)
+}

@@ -1,0 +1,62 @@
+//! Restoring an entry's metadata: mode, owner and mtime, set through an open descriptor (or
+//! `utimensat` without following, for symlinks) so that nothing is applied through a path that
+//! could have become a symlink.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use tar::Header;
+
+/// A directory's metadata, applied after its contents are in place.
+pub struct DirMeta {
+    pub rel: PathBuf,
+    pub mode: u32,
+    pub mtime: u64,
+    pub owner: (u64, u64),
+}
+
+pub fn set_meta(
+    f: &File,
+    owners: bool,
+    mode: u32,
+    owner: (u64, u64),
+    mtime: u64,
+) -> io::Result<()> {
+    // chown before chmod: chown clears set-id bits.
+    if owners {
+        std::os::unix::fs::fchown(f, Some(owner.0 as u32), Some(owner.1 as u32))?;
+    }
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+}
+
+/// Mode bits, (uid, gid) and mtime of an entry.
+pub fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), u64)> {
+    Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), h.mtime()?))
+}
+
+pub fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: u64) -> DirMeta {
+    DirMeta {
+        rel: rel.to_path_buf(),
+        mode,
+        mtime,
+        owner,
+    }
+}
+
+pub fn set_symlink_mtime(path: &Path, mtime: u64) -> io::Result<()> {
+    use nix::sys::stat::{UtimensatFlags, utimensat};
+    use nix::sys::time::TimeSpec;
+    let t = TimeSpec::new(mtime as i64, 0);
+    utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &TimeSpec::UTIME_OMIT,
+        &t,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(io::Error::from)
+}

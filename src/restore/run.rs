@@ -1,0 +1,241 @@
+//! `restore` end to end: the archive (or only the PATHs asked for) and the command outputs
+//! into a target directory. Trust is decided only at the end, from the SHA-256 of every byte
+//! received against the snapshot's manifest.
+
+use std::fs::OpenOptions;
+use std::io::{self, IsTerminal};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::RestoreError;
+use super::fetch::{Fetched, fetch};
+use super::unpack::{UnpackReport, Unpacker, safe_relative};
+use crate::config::JobConfig;
+use crate::job::snapshots::resolve;
+use crate::layout::{self, JobDir, manifest::FileEntry};
+use crate::remote::Connection;
+
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    pub snapshot: String,
+    pub target: PathBuf,
+    /// Stored paths (absolute source paths); empty means everything.
+    pub paths: Vec<PathBuf>,
+    pub force: bool,
+    pub no_owner: bool,
+    pub progress_bar: bool,
+}
+
+/// What a successful restore did, for its summary line.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub snapshot: String,
+    pub entries: u64,
+    pub outputs: Vec<String>,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored, RestoreError> {
+    let select = opts
+        .paths
+        .iter()
+        .map(|p| {
+            let stored = p.strip_prefix("/").unwrap_or(p);
+            safe_relative(stored).map_err(|why| {
+                RestoreError::Usage(format!(
+                    "PATH {} {why}; name paths as they were backed up, e.g. /srv/data/x",
+                    p.display()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    check_target(&opts.target, opts.force)?;
+    let conn = Connection::open(&job.remote).await?;
+    let sftp = conn.sftp().await?;
+    let dir = JobDir::new(&job.remote.path, &job.name);
+    let m = resolve(&sftp, &dir, &job.name, &opts.snapshot).await?;
+    let root = create_target(&opts.target)?;
+    let snap = dir.child(&m.snapshot);
+    let owners = !opts.no_owner && nix::unistd::geteuid().is_root();
+    let mut done = Restored {
+        snapshot: m.snapshot.clone(),
+        ..Restored::default()
+    };
+    let mut problems = Vec::new();
+    let sources = m.files.iter().find(|f| f.name == layout::SOURCES_FILE);
+    if sources.is_none() && !select.is_empty() {
+        return Err(RestoreError::Usage(format!(
+            "snapshot {} holds no {}, so it has no paths to restore",
+            m.snapshot,
+            layout::SOURCES_FILE
+        )));
+    }
+    if let Some(f) = sources {
+        let bar = bar(f, opts.progress_bar);
+        let (r, sel) = (root.clone(), select.clone());
+        let fetched = fetch(
+            &sftp,
+            &format!("{snap}/{}", f.name),
+            bar.clone(),
+            move |input| {
+                let decoder = zstd::stream::read::Decoder::new(input)?;
+                Ok(Unpacker::new(r, sel, owners).unpack(decoder))
+            },
+        )
+        .await?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let report = fetched.result.as_ref().ok();
+        if let Some(UnpackReport {
+            entries,
+            refused,
+            warnings,
+            error,
+        }) = report
+        {
+            done.entries = *entries;
+            done.warnings.extend(warnings.iter().cloned());
+            if !refused.is_empty() {
+                problems.push(format!(
+                    "refused {} unsafe archive entr{} (nothing was written outside {}):\n    {}",
+                    refused.len(),
+                    if refused.len() == 1 { "y" } else { "ies" },
+                    root.display(),
+                    refused.join("\n    ")
+                ));
+            }
+            if let Some(e) = error {
+                problems.push(format!("unpacking {} failed: {e}", f.name));
+            }
+        }
+        if let Err(e) = &fetched.result {
+            problems.push(format!("decompressing {} failed: {e}", f.name));
+        }
+        problems.extend(mismatch(f, &fetched));
+        done.bytes += fetched.bytes;
+    }
+    if select.is_empty() {
+        for f in m.files.iter().filter(|f| f.name != layout::SOURCES_FILE) {
+            let Some(plain) = output_name(&f.name) else {
+                continue;
+            };
+            let path = root.join(plain);
+            let force = opts.force;
+            let fetched = fetch(&sftp, &format!("{snap}/{}", f.name), None, move |input| {
+                write_output(input, &path, force)
+            })
+            .await?;
+            if let Err(e) = &fetched.result {
+                problems.push(format!("restoring {} to {plain} failed: {e}", f.name));
+            }
+            problems.extend(mismatch(f, &fetched));
+            done.outputs.push(plain.to_string());
+            done.bytes += fetched.bytes;
+        }
+    }
+    conn.close().await;
+    if problems.is_empty() {
+        return Ok(done);
+    }
+    let untrusted = problems.iter().any(|p| p.contains("SHA-256"));
+    Err(RestoreError::Failed(format!(
+        "restore of snapshot {} into {} failed:\n  {}{}",
+        m.snapshot,
+        root.display(),
+        problems.join("\n  "),
+        if untrusted {
+            format!(
+                "\n{} must not be trusted: what was downloaded is not what was backed up.\nhint: `backup verify {} {}`, then restore another snapshot into an empty directory",
+                root.display(),
+                job.name,
+                m.snapshot
+            )
+        } else {
+            String::new()
+        }
+    )))
+}
+
+/// A command output's plain file name under the target, if it is a safe one.
+fn output_name(stored: &str) -> Option<&str> {
+    let plain = stored.strip_suffix(".zst")?;
+    (!plain.is_empty() && !plain.contains('/') && plain != "." && plain != "..").then_some(plain)
+}
+
+fn write_output(input: &mut super::HashingReader, path: &Path, force: bool) -> io::Result<u64> {
+    if force {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut decoder = zstd::stream::read::Decoder::new(input)?;
+    io::copy(&mut decoder, &mut out)
+}
+
+pub(super) fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
+    (got.sha256 != f.sha256 || got.bytes != f.size).then(|| {
+        format!(
+            "{}: SHA-256 of the {} bytes received is {}, the manifest says {} ({} bytes)",
+            f.name, got.bytes, got.sha256, f.sha256, f.size
+        )
+    })
+}
+
+/// The target must be an empty directory (or `--force`), or not exist yet.
+fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
+    match std::fs::symlink_metadata(target) {
+        Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
+            return Err(RestoreError::Usage(format!(
+                "target {} exists and is not a directory",
+                target.display()
+            )));
+        }
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(target).map_err(|e| {
+                RestoreError::Failed(format!("cannot read target {}: {e}", target.display()))
+            })?;
+            if entries.next().is_some() && !force {
+                return Err(RestoreError::Usage(format!(
+                    "target {} is not empty\nhint: restore into a new or empty directory, or pass --force to write over what is there",
+                    target.display()
+                )));
+            }
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// Creates the target if missing; its canonical path, so that the root is no symlink.
+fn create_target(target: &Path) -> Result<PathBuf, RestoreError> {
+    std::fs::create_dir_all(target).map_err(|e| {
+        RestoreError::Failed(format!("cannot create target {}: {e}", target.display()))
+    })?;
+    std::fs::canonicalize(target)
+        .map_err(|e| RestoreError::Failed(format!("target {}: {e}", target.display())))
+}
+
+fn bar(f: &FileEntry, allow: bool) -> Option<ProgressBar> {
+    (allow && io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(f.size);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_prefix(f.name.clone());
+        b
+    })
+}

@@ -1,0 +1,69 @@
+//! Sample source trees shared by the round-trip tests of `run` and `restore`.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+
+/// The tree the acceptance criteria name: nested dirs, an empty dir, a symlink, a hard link,
+/// a 0-byte file, a large file, modes 0600/0755 and a non-UTF-8 name.
+pub fn make_tree(root: &Path, big_mib: usize) {
+    fs::create_dir_all(root.join("a/b/c")).unwrap();
+    fs::create_dir_all(root.join("empty")).unwrap();
+    fs::write(root.join("a/b/c/deep.txt"), "deep\n").unwrap();
+    fs::write(root.join("zero"), "").unwrap();
+    fs::write(root.join("secret"), "s3cret\n").unwrap();
+    fs::set_permissions(root.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(root.join("tool.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("tool.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    symlink("a/b/c/deep.txt", root.join("link")).unwrap();
+    fs::write(root.join("orig"), "linked\n").unwrap();
+    fs::hard_link(root.join("orig"), root.join("hard")).unwrap();
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9-latin1");
+    fs::write(root.join(odd), "non-utf8 name\n").unwrap();
+    let long = "n".repeat(120);
+    fs::create_dir_all(root.join(&long).join(&long)).unwrap();
+    fs::write(root.join(&long).join(&long).join("f"), "long path\n").unwrap();
+    // Incompressible data, so the stored size is real.
+    let mut big = fs::File::create(root.join("big.bin")).unwrap();
+    let mut state: u64 = 0x9e3779b97f4a7c15;
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..big_mib {
+        for b in buf.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            b.copy_from_slice(&state.to_le_bytes()[..b.len()]);
+        }
+        std::io::Write::write_all(&mut big, &buf).unwrap();
+    }
+}
+
+/// Committed-looking snapshot directories (names not starting with `.`), oldest first.
+pub fn snapshot_dirs(job_dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<std::path::PathBuf> = fs::read_dir(job_dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| !n.as_bytes().starts_with(b"."))
+    });
+    v.sort();
+    v
+}
+
+/// Config text for job `name` backing up `root`.
+pub fn job_toml(name: &str, root: &Path, extra: &str) -> String {
+    format!(
+        "[jobs.{name}]\nremote = \"test\"\nsources = [{}]\n{extra}\n",
+        super::toml_str(&root.to_string_lossy())
+    )
+}
+
+/// Flips one byte in the middle of `path`.
+pub fn flip_byte(path: &Path) {
+    let mut data = fs::read(path).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x5a;
+    fs::write(path, data).unwrap();
+}
