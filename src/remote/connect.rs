@@ -8,6 +8,7 @@ use std::time::Duration;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{Preferred, cipher};
+use tokio::sync::watch;
 
 use super::RemoteError;
 use super::known_hosts::{self, Verdict};
@@ -28,10 +29,24 @@ pub(super) struct Checker {
     host: String,
     port: u16,
     seen: Arc<Mutex<Seen>>,
+    /// Set when the session ends, so transfers waiting on answers fail at once instead of
+    /// waiting for their request timeouts (russh-sftp keeps pending requests open).
+    lost: watch::Sender<bool>,
 }
 
 impl client::Handler for Checker {
     type Error = russh::Error;
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let _ = self.lost.send(true);
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            client::DisconnectReason::Error(e) => Err(e),
+        }
+    }
 
     async fn check_server_key(
         &mut self,
@@ -102,6 +117,7 @@ fn join(lines: &[usize]) -> String {
 pub struct Connection {
     pub(super) handle: Handle<Checker>,
     pub(super) remote: Arc<RemoteConfig>,
+    pub(super) lost: watch::Receiver<bool>,
 }
 
 fn ssh_config(host_key_algs: Vec<russh::keys::Algorithm>) -> client::Config {
@@ -147,16 +163,19 @@ impl Connection {
             HostKeyCheck::Fingerprint(_) => (String::new(), Vec::new()),
         };
         let seen = Arc::new(Mutex::new(Seen::default()));
+        let (lost_tx, lost) = watch::channel(false);
         let checker = Checker {
             check: Some((remote.host_key.clone(), check_text)),
             host: remote.host.clone(),
             port: remote.port,
             seen: seen.clone(),
+            lost: lost_tx,
         };
         let handle = handshake(remote, ssh_config(algs), checker, &seen).await?;
         let mut conn = Connection {
             handle,
             remote: remote.clone(),
+            lost,
         };
         tokio::time::timeout(remote.connect_timeout, conn.authenticate(key))
             .await
@@ -287,6 +306,7 @@ pub async fn scan_host_keys(remote: &RemoteConfig) -> Result<Vec<PublicKey>, Rem
             host: remote.host.clone(),
             port: remote.port,
             seen: seen.clone(),
+            lost: watch::channel(false).0,
         };
         let r = handshake(remote, ssh_config(vec![alg]), checker, &seen).await;
         if let Err(e @ RemoteError::Connect { .. }) = r {

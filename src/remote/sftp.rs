@@ -34,6 +34,7 @@ pub struct Sftp {
     pub(super) write_len: usize,
     pub(super) read_len: usize,
     pub(super) in_flight: usize,
+    pub(super) lost: tokio::sync::watch::Receiver<bool>,
     addr: String,
 }
 
@@ -107,6 +108,7 @@ impl Connection {
             write_len,
             read_len,
             in_flight: self.remote.requests_in_flight.max(1),
+            lost: self.lost.clone(),
             addr,
         })
     }

@@ -117,7 +117,7 @@ impl Sftp {
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
                 while tasks.len() >= max_in_flight {
-                    if let Some(r) = tasks.join_next().await {
+                    if let Some(r) = self.next_done(&mut tasks, path).await {
                         account(r)?;
                     }
                 }
@@ -140,11 +140,29 @@ impl Sftp {
                 offset += piece.len() as u64;
             }
         }
-        while let Some(r) = tasks.join_next().await {
+        while let Some(r) = self.next_done(&mut tasks, path).await {
             account(r)?;
         }
         debug_assert_eq!(acked, offset);
         Ok(offset)
+    }
+
+    /// The next finished write, or an error as soon as the connection is known to be gone.
+    async fn next_done(
+        &self,
+        tasks: &mut JoinSet<WriteResult>,
+        path: &str,
+    ) -> Option<Result<WriteResult, tokio::task::JoinError>> {
+        let mut lost = self.lost.clone();
+        tokio::select! {
+            r = tasks.join_next() => r,
+            _ = lost.wait_for(|gone| *gone) => Some(Ok(Err(RemoteError::Sftp {
+                op: "write",
+                path: path.to_string(),
+                message: "connection lost".into(),
+                code: None,
+            }))),
+        }
     }
 
     /// Reads `path` from the start, sending chunks in order to `tx` until EOF. Returns bytes read.
