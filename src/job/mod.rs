@@ -4,10 +4,12 @@
 
 mod commit;
 mod error;
+mod hooks;
 pub mod lock;
 mod progress;
 mod report;
 mod run;
+mod streams;
 pub mod verify;
 
 pub use error::JobError;

@@ -3,6 +3,8 @@
 //! the sources as `files.tar.zst`, and each command's output as `<name>.zst`.
 
 mod archive;
+pub mod child;
+pub mod command;
 mod reader;
 pub mod sink;
 
@@ -15,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::config::JobConfig;
 use crate::layout::manifest::Stats;
 pub use archive::archive_name;
+pub use command::{CommandError, CommandOutcome, CommandStream, spawn_command};
 pub use sink::{CHANNEL_DEPTH, StreamDigest};
 
 /// Counters shared with the progress display and the summary.
