@@ -5,9 +5,9 @@
 mod common;
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::snap::snapshots;
 use common::{SmallFs, backup, describe, toml_str};
 
 /// A hook that appends `NAME|job|status|snapshot|bytes|error` to `log`, then exits `code`.
@@ -27,17 +27,6 @@ fn lines(log: &Path) -> Vec<Vec<String>> {
         .lines()
         .map(|l| l.split('|').map(str::to_string).collect())
         .collect()
-}
-
-fn snapshots(job_dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(job_dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        p.file_name()
-            .is_some_and(|n| !n.as_bytes().starts_with(b"."))
-    });
-    v
 }
 
 #[test]

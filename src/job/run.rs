@@ -320,6 +320,17 @@ fn dry_run(job: &JobConfig, dir: &JobDir, report: &mut RunReport) -> Result<(), 
             c.run.join(" ")
         );
     }
+    let h = &job.hooks;
+    for (name, argv) in [
+        ("before", &h.before),
+        ("after", &h.after),
+        ("on_failure", &h.on_failure),
+        ("finally", &h.finally),
+    ] {
+        if let Some(argv) = argv {
+            println!("  hook {name} (not run in a dry run): {}", argv.join(" "));
+        }
+    }
     println!("  verify: {}", job.verify.as_str());
     Ok(())
 }

@@ -1,12 +1,10 @@
 //! Running an outside program the way a backup needs it: stdin closed, in its own process group
 //! (so a timeout or an aborted run kills everything it started, not just the first process),
 //! optionally as another user, with the tail of its stderr kept for the error message.
-//! Shared by command producers and by the job's hooks.
+//! Shared by command producers and by the job's hooks. See also `run_as` and `tail`.
 
-use std::ffi::CString;
-use std::io::{self, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::io;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -14,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
-use nix::unistd::{Pid, User};
+use nix::unistd::Pid;
 
-/// How much of stderr is kept (DESIGN: the last 64 KiB).
-pub const TAIL_BYTES: usize = 64 * 1024;
+pub use super::run_as::{RunAs, configure, resolve_user};
+pub use super::tail::{TAIL_BYTES, Tail};
 
 /// After SIGTERM at a timeout, how long the program gets before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(5);
@@ -25,76 +23,6 @@ const TERM_GRACE: Duration = Duration::from_secs(5);
 /// After the program exits, how long processes it left in the background may keep its
 /// output pipes open before they are killed.
 const STRAGGLER_GRACE: Duration = Duration::from_secs(5);
-
-/// A user to switch to before exec, resolved while we can still allocate and read files
-/// (after fork only async-signal-safe calls are allowed).
-#[derive(Debug, Clone)]
-pub struct RunAs {
-    pub name: String,
-    uid: libc::uid_t,
-    gid: libc::gid_t,
-    groups: Vec<libc::gid_t>,
-    pub home: PathBuf,
-}
-
-/// Looks up `name`. `Ok(None)` when we already are that user; an error when the switch needs
-/// root and we are not.
-pub fn resolve_user(name: &str) -> Result<Option<RunAs>, String> {
-    let user = User::from_name(name)
-        .map_err(|e| format!("cannot look up user {name:?}: {e}"))?
-        .ok_or_else(|| format!("there is no user named {name:?} on this machine"))?;
-    let me = nix::unistd::geteuid();
-    if user.uid == me {
-        return Ok(None);
-    }
-    if !me.is_root() {
-        return Err(format!(
-            "running as user {name:?} needs the agent to run as root (it runs as uid {me})\n\
-             hint: run the agent as root, or remove `user` and run the agent as {name:?}"
-        ));
-    }
-    let cname = CString::new(name).map_err(|_| format!("user name {name:?} contains NUL"))?;
-    let groups = nix::unistd::getgrouplist(&cname, user.gid)
-        .map_err(|e| format!("cannot list the groups of user {name:?}: {e}"))?;
-    Ok(Some(RunAs {
-        name: name.to_string(),
-        uid: user.uid.as_raw(),
-        gid: user.gid.as_raw(),
-        groups: groups.into_iter().map(|g| g.as_raw()).collect(),
-        home: user.dir,
-    }))
-}
-
-/// Stdin closed, a new process group, and the user switch (with a login-like environment and
-/// the user's home as default working directory, as `su -` would give).
-pub fn configure(cmd: &mut Command, run_as: Option<&RunAs>) {
-    cmd.stdin(Stdio::null()).process_group(0);
-    let Some(u) = run_as else { return };
-    let home = if u.home.is_dir() {
-        u.home.clone()
-    } else {
-        PathBuf::from("/")
-    };
-    cmd.env("HOME", &u.home)
-        .env("USER", &u.name)
-        .env("LOGNAME", &u.name)
-        .current_dir(home);
-    let (uid, gid, groups) = (u.uid, u.gid, u.groups.clone());
-    // SAFETY: the closure runs between fork and exec and makes only raw syscalls on data that
-    // was allocated before the fork; std's own uid/gid would drop the supplementary groups
-    // that e.g. a `backup` group membership grants, so we set all three here.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
 
 /// Why we killed the program, if we did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,86 +242,9 @@ impl Finished {
     }
 }
 
-/// The last [`TAIL_BYTES`] of a stream.
-#[derive(Debug, Default, Clone)]
-pub struct Tail {
-    buf: Vec<u8>,
-    cut: bool,
-}
-
-impl Tail {
-    pub fn push(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
-        // Trim in batches so a chatty program costs amortised O(1) per byte.
-        if self.buf.len() > 2 * TAIL_BYTES {
-            self.buf.drain(..self.buf.len() - TAIL_BYTES);
-            self.cut = true;
-        }
-    }
-
-    /// Reads `r` to its end on a thread of its own.
-    pub fn collect<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Tail> {
-        std::thread::spawn(move || {
-            let mut tail = Tail::default();
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = r.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                tail.push(&buf[..n]);
-            }
-            tail
-        })
-    }
-
-    /// Everything kept (at most [`TAIL_BYTES`]), starting at a line boundary when cut.
-    pub fn text(&self) -> String {
-        let start = self.buf.len().saturating_sub(TAIL_BYTES);
-        let mut kept = &self.buf[start..];
-        if (self.cut || start > 0)
-            && let Some(nl) = kept.iter().position(|&b| b == b'\n')
-        {
-            kept = &kept[nl + 1..];
-        }
-        String::from_utf8_lossy(kept).trim_end().to_string()
-    }
-
-    /// The last `lines` lines (at most 4 KiB), indented, for an error message.
-    pub fn last_lines(&self, lines: usize) -> String {
-        let text = self.text();
-        let mut picked: Vec<&str> = text.lines().rev().take(lines).collect();
-        picked.reverse();
-        let mut out = picked.join("\n");
-        if out.len() > 4096 {
-            let mut at = out.len() - 4096;
-            while !out.is_char_boundary(at) {
-                at += 1;
-            }
-            out = out[at..].to_string();
-        }
-        out.lines()
-            .map(|l| format!("  {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tail_keeps_the_end_at_a_line_boundary() {
-        let mut t = Tail::default();
-        for i in 0..20_000 {
-            t.push(format!("line {i}\n").as_bytes());
-        }
-        let text = t.text();
-        assert!(text.len() <= TAIL_BYTES);
-        assert!(text.starts_with("line "), "{}", &text[..20]);
-        assert!(text.ends_with("line 19999"));
-        assert_eq!(t.last_lines(2), "  line 19998\n  line 19999");
-    }
 
     #[test]
     fn timeout_kills_the_whole_group() {

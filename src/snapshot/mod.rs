@@ -6,7 +6,9 @@ mod archive;
 pub mod child;
 pub mod command;
 mod reader;
+mod run_as;
 pub mod sink;
+mod tail;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

@@ -17,6 +17,7 @@
 pub mod fs;
 pub mod postgres;
 pub mod proxy;
+pub mod snap;
 pub mod sshd;
 pub mod sshd_files;
 pub mod tree;
