@@ -48,12 +48,17 @@ pub enum CommandError {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandError::Start { name, argv, why } => write!(
-                f,
-                "command {name:?} ({argv}) could not be started: {why}\n\
-                 hint: check `run`, `user` and `cwd` of this command; the program must be in \
-                 the agent's PATH or given by its full path"
-            ),
+            CommandError::Start { name, argv, why } => {
+                write!(f, "command {name:?} ({argv}) could not be started: {why}")?;
+                if !why.contains("hint:") {
+                    write!(
+                        f,
+                        "\nhint: check `run`, `user` and `cwd` of this command; the program \
+                         must be in the agent's PATH or given by its full path"
+                    )?;
+                }
+                Ok(())
+            }
             CommandError::Failed {
                 name,
                 argv,
