@@ -5,12 +5,14 @@
 pub mod check;
 mod commit;
 mod error;
+mod hooks;
 pub mod lock;
 mod progress;
 pub mod prune;
 mod report;
 mod run;
 pub mod snapshots;
+mod streams;
 pub mod verify;
 
 pub use error::JobError;

@@ -9,15 +9,17 @@ use chrono::Utc;
 
 use super::JobError;
 use super::commit::commit;
+use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::report::{Outcome, RunReport};
+use super::streams;
 use super::verify::{self, Expected};
 use crate::config::{Config, JobConfig, VerifyMode};
-use crate::layout::manifest::{FileEntry, Manifest, Stats};
+use crate::layout::manifest::Manifest;
 use crate::layout::{self, Entry, JobDir, SnapshotId};
 use crate::remote::{Connection, RemoteError, Sftp};
-use crate::snapshot::{self, Progress};
+use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -58,15 +60,20 @@ pub async fn run(
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
             "{e}; check that state_dir is writable"
         ))),
-        Ok(_lock) => match tokio::time::timeout(
-            job.timeout,
-            attempt(job, config.agent.timezone, opts, &mut report),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => Err(JobError::Timeout(job.timeout)),
-        },
+        Ok(_lock) => {
+            let result = match hooks::before(job, opts.dry_run).await {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let run = attempt(job, config.agent.timezone, opts, &mut report);
+                    match tokio::time::timeout(job.timeout, run).await {
+                        Ok(r) => r,
+                        Err(_) => Err(JobError::Timeout(job.timeout)),
+                    }
+                }
+            };
+            hooks::after_run(job, opts.dry_run, &mut report, &result).await;
+            result
+        }
     };
     report.finished_at = Utc::now();
     let err = match result {
@@ -95,6 +102,7 @@ async fn attempt(
     report: &mut RunReport,
 ) -> Result<(), JobError> {
     check_sources(job)?;
+    streams::check_commands(job)?;
     let dir = JobDir::new(&job.remote.path, &job.name);
     if opts.dry_run {
         return dry_run(job, &dir, report);
@@ -184,43 +192,17 @@ async fn upload_and_commit(
     let partial = dir.partial(id);
     let progress = Arc::new(Progress::default());
     let display = Display::start(&job.name, progress.clone(), opts.progress_bar);
-    let mut files: Vec<FileEntry> = Vec::new();
-    let mut stats = Stats::default();
-    let mut warnings = Vec::new();
-    let streamed = async {
-        if !job.sources.is_empty() {
-            let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
-            let path = format!("{partial}/{}", layout::SOURCES_FILE);
-            let uploaded = sftp.upload(&path, rx, &progress).await;
-            let produced = tokio::task::spawn_blocking(move || producer.join())
-                .await
-                .map_err(|e| JobError::Local(format!("source reader: {e}")))?
-                .map_err(|_| JobError::Local("the source reader panicked".into()))?;
-            let sent = uploaded.map_err(JobError::from)?;
-            let out = produced
-                .map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
-            if sent != out.digest.size {
-                return Err(JobError::Local(format!(
-                    "sent {sent} bytes of files.tar.zst but produced {}",
-                    out.digest.size
-                )));
-            }
-            files.push(FileEntry {
-                name: layout::SOURCES_FILE.to_string(),
-                size: out.digest.size,
-                sha256: out.digest.sha256,
-                raw_size: out.digest.raw_size,
-            });
-            stats = out.stats;
-            warnings.extend(out.warnings);
-        }
-        Ok::<(), JobError>(())
-    }
-    .await;
+    let streamed = streams::stream_all(job, sftp, &partial, &progress).await;
     display.finish();
-    if let Err(e) = streamed {
-        return Err(explain_upload_failure(sftp, &partial, e).await);
-    }
+    let streams::Streamed {
+        files,
+        commands,
+        mut stats,
+        warnings,
+    } = match streamed {
+        Ok(s) => s,
+        Err(e) => return Err(explain_upload_failure(sftp, &partial, e).await),
+    };
     stats.bytes_stored = files.iter().map(|f| f.size).sum();
     let expected: Vec<Expected> = files
         .iter()
@@ -250,7 +232,7 @@ async fn upload_and_commit(
             .map(|s| s.path.display().to_string())
             .collect(),
         exclude: job.exclude.patterns.clone(),
-        commands: Vec::new(),
+        commands,
         stats: stats.clone(),
         warnings: warnings.clone(),
         verified_by: used.as_str().to_string(),
@@ -344,6 +326,17 @@ fn dry_run(job: &JobConfig, dir: &JobDir, report: &mut RunReport) -> Result<(), 
             layout::command_file(&c.name),
             c.run.join(" ")
         );
+    }
+    let h = &job.hooks;
+    for (name, argv) in [
+        ("before", &h.before),
+        ("after", &h.after),
+        ("on_failure", &h.on_failure),
+        ("finally", &h.finally),
+    ] {
+        if let Some(argv) = argv {
+            println!("  hook {name} (not run in a dry run): {}", argv.join(" "));
+        }
     }
     println!("  verify: {}", job.verify.as_str());
     Ok(())

@@ -3,8 +3,12 @@
 //! the sources as `files.tar.zst`, and each command's output as `<name>.zst`.
 
 mod archive;
+pub mod child;
+pub mod command;
 mod reader;
+mod run_as;
 pub mod sink;
+mod tail;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -15,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::config::JobConfig;
 use crate::layout::manifest::Stats;
 pub use archive::archive_name;
+pub use command::{CommandError, CommandOutcome, CommandStream, spawn_command};
 pub use sink::{CHANNEL_DEPTH, StreamDigest};
 
 /// Counters shared with the progress display and the summary.

@@ -5,6 +5,7 @@
 //!   in a temp dir, plus its config, `known_hosts` and the product config;
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
+//! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
@@ -14,8 +15,10 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod postgres;
 pub mod proxy;
 pub mod sample;
+pub mod snap;
 pub mod sshd;
 pub mod sshd_files;
 pub mod tree;

@@ -1,0 +1,139 @@
+//! Command sources without a database: a hanging command is killed at its timeout, commands
+//! run concurrently, 4 GiB of output streams in bounded memory, `user` needs root, and the
+//! example configs are valid.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::snap::{assert_failure_commits_nothing, command, sha256sum_c, snapshots};
+use common::{backup, describe, toml_str};
+
+#[test]
+fn a_hanging_command_is_killed_at_its_timeout() {
+    let sshd = common::sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let pids = tmp.path().join("pids");
+    // The child in the background proves the whole process group is killed.
+    let script = format!(
+        "echo $$ > {0}; sleep 1000 & echo $! >> {0}; wait",
+        pids.display()
+    );
+    assert_failure_commits_nothing(
+        &sshd,
+        &command("hang.out", &["sh", "-c", &script], "timeout = \"2s\""),
+        &["\"hang.out\"", "did not finish within 2s"],
+    );
+    let text = fs::read_to_string(&pids).unwrap();
+    for pid in text.split_whitespace() {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        assert!(
+            matches!(state, None | Some("Z")),
+            "process {pid} survived: {stat}"
+        );
+    }
+}
+
+#[test]
+fn commands_run_concurrently() {
+    // Each command needs the other to be running: a FIFO opens only once both ends are open.
+    let sshd = common::sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    common::run_ok("mkfifo", &[fifo.to_str().unwrap()]);
+    let f = fifo.display().to_string();
+    let jobs = format!(
+        "[jobs.t]\nremote = \"test\"\n{}{}",
+        command(
+            "writer.out",
+            &["sh", "-c", &format!("echo ping > {f}; echo wrote")],
+            "timeout = \"60s\""
+        ),
+        command("reader.out", &["cat", &f], "timeout = \"60s\""),
+    );
+    let out = backup(&sshd.write_config(&jobs), &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let snap = &snapshots(&sshd.remote_dir().join("t"))[0];
+    let read = Command::new("zstd")
+        .arg("-dc")
+        .arg(snap.join("reader.out.zst"))
+        .output()
+        .unwrap();
+    assert_eq!(read.stdout, b"ping\n");
+    sha256sum_c(snap);
+}
+
+#[test]
+fn four_gib_of_output_streams_in_bounded_memory() {
+    let sshd = common::sshd_or_skip!();
+    let jobs = format!(
+        "[jobs.t]\nremote = \"test\"\n{}",
+        command("zero.bin", &["head", "-c", "4G", "/dev/zero"], "")
+    );
+    let cfg = sshd.write_config(&jobs);
+    let (out, kib) = common::peak_rss_kib(&common::backup_cmd(&cfg, &["run", "t"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        kib < 100 * 1024,
+        "peak RSS {kib} KiB for 4 GiB of command output"
+    );
+    let snap = &snapshots(&sshd.remote_dir().join("t"))[0];
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(snap.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["commands"][0]["bytes"].as_u64(), Some(4 << 30));
+    assert_eq!(m["files"][0]["raw_size"].as_u64(), Some(4 << 30));
+    sha256sum_c(snap);
+    eprintln!("peak RSS for 4 GiB of command output: {kib} KiB");
+}
+
+#[test]
+fn switching_user_needs_root_and_says_so() {
+    let Some(nobody) = nix::unistd::User::from_name("nobody").ok().flatten() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    fs::create_dir(&state).unwrap();
+    for (p, mode) in [(tmp.path(), 0o755), (state.as_path(), 0o777)] {
+        fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let cfg = tmp.path().join("config.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[agent]\nstate_dir = {}\n\n[remotes.r]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"u\"\n\
+             identity_file = \"/nonexistent/key\"\nknown_hosts = \"/nonexistent/known_hosts\"\n\
+             path = \"/srv\"\n\n[jobs.t]\nremote = \"r\"\n{}",
+            toml_str(&state.to_string_lossy()),
+            command("a.sql", &["true"], "user = \"root\"")
+        ),
+    )
+    .unwrap();
+    let mut cmd = common::backup_cmd(&cfg, &["run", "t"]);
+    std::os::unix::process::CommandExt::uid(&mut cmd, nobody.uid.as_raw());
+    std::os::unix::process::CommandExt::gid(&mut cmd, nobody.gid.as_raw());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("needs the agent to run as root") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn example_configs_pass_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for name in ["postgres.toml", "mysql.toml", "sqlite.toml"] {
+        let out = backup(&dir.join(name), &["check"]);
+        assert!(out.status.success(), "{name}: {}", describe(&out));
+    }
+}

@@ -1,0 +1,83 @@
+//! Looking at what a run left on the (local) server: committed snapshots, leftovers, and
+//! `sha256sum -c` in a snapshot directory; writing `[[jobs.t.commands]]` entries.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Sshd, backup, describe, toml_str};
+
+/// Committed snapshots (id-named directories) of a job, oldest first.
+pub fn snapshots(job_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(job_dir)
+        .map(|r| r.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| !n.as_bytes().starts_with(b"."))
+    });
+    v.sort();
+    v
+}
+
+/// Everything in the job directory, hidden entries included.
+pub fn job_entries(job_dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(job_dir)
+        .map(|r| {
+            r.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub fn sha256sum_c(dir: &Path) {
+    let out = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output();
+    let out = out.unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// `[[jobs.t.commands]]` with `run` as a TOML array and extra lines.
+pub fn command(name: &str, argv: &[&str], extra: &str) -> String {
+    let run: Vec<String> = argv.iter().map(|a| toml_str(a)).collect();
+    format!(
+        "[[jobs.t.commands]]\nname = {}\nrun = [{}]\n{extra}\n",
+        toml_str(name),
+        run.join(", ")
+    )
+}
+
+/// A good snapshot first, then the failing job: the result must be "exit 1, nothing new".
+pub fn assert_failure_commits_nothing(sshd: &Sshd, failing: &str, expect: &[&str]) {
+    let good = sshd.write_config(&format!(
+        "[jobs.t]\nremote = \"test\"\n{}",
+        command("a.txt", &["echo", "good"], "")
+    ));
+    let out = backup(&good, &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let job_dir = sshd.remote_dir().join("t");
+    let before = snapshots(&job_dir);
+    let cfg = sshd.write_config(&format!("[jobs.t]\nremote = \"test\"\n{failing}"));
+    let out = backup(&cfg, &["run", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for e in expect {
+        assert!(stderr.contains(e), "missing {e:?} in:\n{stderr}");
+    }
+    assert_eq!(snapshots(&job_dir), before);
+    assert_eq!(
+        job_entries(&job_dir).len(),
+        before.len(),
+        "leftovers: {:?}",
+        job_entries(&job_dir)
+    );
+    for s in &before {
+        sha256sum_c(s);
+    }
+}
