@@ -34,8 +34,12 @@ check() {
         sed 's/^/    /' "$log"
     fi
 }
-# The same for a condition given as a shell snippet.
-check_sh() { check "$1" bash -c "$2"; }
+# The same for a condition given as a bash snippet; further arguments become its $1, $2...
+check_sh() {
+    local what=$1 script=$2
+    shift 2
+    check "$what" bash -c "$script" _ "$@"
+}
 
 echo "== tools"
 missing=()
@@ -128,7 +132,7 @@ check "binary gone" test ! -e /usr/bin/backup
 check "unit gone" test ! -e /lib/systemd/system/backup-agent.service
 check_sh "config, user and state kept" \
     'grep -qxF "$1" /etc/backup-agent/config.toml && getent passwd backup-agent >/dev/null &&
-     test -d /var/lib/backup-agent' _ "$marker"
+     test -d /var/lib/backup-agent' "$marker"
 check "dpkg --purge" dpkg --purge backup-agent
 check_sh "package gone from dpkg" '! dpkg -s backup-agent >/dev/null 2>&1'
 check "config.toml gone" test ! -e /etc/backup-agent/config.toml
@@ -147,18 +151,18 @@ check_sh "rpm -qlp lists the files" '
         /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
         /usr/share/doc/backup-agent/examples/postgres.toml; do
         grep -qxF "$f" <<<"$files" || { echo "missing: $f"; exit 1; }
-    done' _ "$rpm"
+    done' "$rpm"
 check_sh "config.toml is %config(noreplace), root:backup-agent 0640" '
     line=$(rpm -qp --qf "[%{FILEFLAGS:fflags} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILEMODES:perms} %{FILENAMES}\n]" "$1" 2>/dev/null |
            grep " /etc/backup-agent/config.toml$"); echo "$line"
-    [[ $line == "cn root:backup-agent -rw-r----- /etc/backup-agent/config.toml" ]]' _ "$rpm"
+    [[ $line == "cn root:backup-agent -rw-r----- /etc/backup-agent/config.toml" ]]' "$rpm"
 check_sh "rpm -qp --scripts: user in %pre, state dir in %post, stop on erase" '
     s=$(rpm -qp --scripts "$1" 2>/dev/null); echo "$s"
     grep -q "^preinstall scriptlet" <<<"$s" && grep -q "useradd --system" <<<"$s" &&
     grep -q "install -d -m 0700 -o backup-agent" <<<"$s" &&
     grep -q "disable --now backup-agent.service" <<<"$s" &&
-    ! grep -q "systemctl enable\|systemctl start" <<<"$s"' _ "$rpm"
-check_sh "rpm version is $version" '[[ $(rpm -qp --qf "%{VERSION}" "$1" 2>/dev/null) == "$2" ]]' _ "$rpm" "$version"
+    ! grep -v "^ *#" <<<"$s" | grep -q "systemctl enable\|systemctl start"' "$rpm"
+check_sh "rpm version is $version" '[[ -n $2 && $(rpm -qp --qf "%{VERSION}" "$1" 2>/dev/null) == "$2" ]]' "$rpm" "$version"
 
 echo "packaging: $pass passed, $fail failed"
 ((fail == 0))
