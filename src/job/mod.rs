@@ -5,11 +5,13 @@
 mod commit;
 mod error;
 pub mod lock;
+mod observed;
 mod progress;
 mod report;
 mod run;
 pub mod verify;
 
 pub use error::JobError;
+pub use observed::run_observed;
 pub use report::{Outcome, RunReport, human_bytes as report_bytes};
 pub use run::{RunOptions, run};
