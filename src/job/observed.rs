@@ -29,7 +29,7 @@ pub async fn run_observed(
         return (report, err);
     }
     let summary = RunSummary::new(&report);
-    log_summary(&summary, &report);
+    log_summary(&summary, report.outcome);
     if let Some(n) = notifier {
         n.finish(started, &summary).await;
     }
@@ -37,7 +37,7 @@ pub async fn run_observed(
 }
 
 /// One line with the webhook's fields, at a level that matches the outcome.
-fn log_summary(s: &RunSummary, report: &RunReport) {
+fn log_summary(s: &RunSummary, outcome: Outcome) {
     macro_rules! summary_event {
         ($level:expr) => {
             tracing::event!(
@@ -57,14 +57,10 @@ fn log_summary(s: &RunSummary, report: &RunReport) {
             )
         };
     }
-    match report.outcome {
+    match outcome {
         Outcome::Success => summary_event!(tracing::Level::INFO),
-        Outcome::Warnings => {
-            for w in &report.warnings {
-                tracing::warn!(job = %s.job, "{w}");
-            }
-            summary_event!(tracing::Level::WARN)
-        }
+        // Each warning was logged where it happened, by the snapshot producer.
+        Outcome::Warnings => summary_event!(tracing::Level::WARN),
         Outcome::Failed => summary_event!(tracing::Level::ERROR),
     }
 }

@@ -5,6 +5,7 @@
 //!   in a temp dir, plus its config, `known_hosts` and the product config;
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
+//! - http.rs: loopback HTTP endpoints that record or ignore notifications;
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
@@ -14,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod http;
 pub mod proxy;
 pub mod sshd;
 pub mod sshd_files;
