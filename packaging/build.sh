@@ -23,15 +23,19 @@ for tool in cargo-deb cargo-generate-rpm strip; do
     fi
 done
 
-echo "== release build"
-cargo build --release --locked -p backup-agent -p backup-agent-gen-assets
+# BACKUP_PACKAGE_PROFILE=dev reuses the test build (CI install-tests the package; what ships
+# is built with the default, release).
+profile=${BACKUP_PACKAGE_PROFILE:-release}
+bindir=$target/$([[ $profile == dev ]] && echo debug || echo "$profile")
+echo "== $profile build"
+cargo build --profile "$profile" --locked -p backup-agent -p backup-agent-gen-assets
 
 echo "== man pages and completions -> $out"
 rm -rf "$out"
 mkdir -p "$out/doc"
-"$target/release/backup-agent-gen-assets" "$out"
-# cargo-generate-rpm does not strip; cargo-deb does (--strip), from target/release.
-strip -o "$out/backup" "$target/release/backup"
+"$bindir/backup-agent-gen-assets" "$out"
+# Both packagers take the binary from here, stripped once.
+strip -o "$out/backup" "$bindir/backup"
 # The user-facing README; before it exists (feature branches), the install section alone.
 if [[ -f README.md ]]; then
     cp README.md "$out/doc/README.md"
@@ -40,7 +44,7 @@ else
 fi
 
 echo "== .deb"
-cargo deb --no-build --strip -p backup-agent
+cargo deb --no-build -p backup-agent
 echo "== .rpm"
 cargo generate-rpm
 

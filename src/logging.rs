@@ -18,6 +18,13 @@ pub fn init(format: LogFormat, verbose: u8, quiet: bool) {
     } else {
         format!("warn,backup_agent={level}")
     };
+    // ureq's trace output dumps raw requests, webhook tokens included: at most debug, where
+    // it redacts them itself.
+    let default = if verbose >= 2 {
+        format!("{default},ureq=debug,ureq_proto=debug")
+    } else {
+        default
+    };
     let filter = EnvFilter::try_from_env("BACKUP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -12,8 +12,14 @@ fn main() {
         }
     };
     backup_agent::logging::init(cli.log_format, cli.verbose, cli.quiet);
+    let json = cli.log_format == backup_agent::cli::LogFormat::Json;
     let code = match backup_agent::commands::dispatch(cli) {
         Ok(code) => code,
+        Err(e) if json => {
+            // Log collectors expect every stderr line to be one JSON object.
+            tracing::error!(exit_code = e.exit_code(), "{e}");
+            e.exit_code()
+        }
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()

@@ -3,7 +3,7 @@
 use super::{CliError, select_jobs};
 use crate::config::Config;
 use crate::job::{self, Outcome, RunOptions};
-use crate::report::state;
+use crate::report::{metrics, state};
 
 pub async fn run(
     cfg: &Config,
@@ -21,29 +21,20 @@ pub async fn run(
     let mut worst = 0;
     let mut failures = Vec::new();
     for j in jobs {
-        let (report, err) = job::run(cfg, j, &opts).await;
+        let (report, err) = job::run_observed(cfg, j, &opts).await;
         if dry_run && err.is_none() {
             continue;
         }
         if !dry_run {
             record(cfg, &report, &err);
         }
-        match report.outcome {
-            Outcome::Failed => {
-                tracing::error!(job = %j.name, "{}", report.summary());
-                failures.push(format!(
-                    "job {}: {}",
-                    j.name,
-                    report.error.clone().unwrap_or_default()
-                ));
-            }
-            Outcome::Warnings => {
-                for w in &report.warnings {
-                    eprintln!("warning: {w}");
-                }
-                eprintln!("{}", report.summary());
-            }
-            Outcome::Success => eprintln!("{}", report.summary()),
+        // The summary line itself is logged by `run_observed`.
+        if report.outcome == Outcome::Failed {
+            failures.push(format!(
+                "job {}: {}",
+                j.name,
+                report.error.clone().unwrap_or_default()
+            ));
         }
         worst = worse(worst, report.outcome.exit_code());
     }
@@ -62,6 +53,7 @@ fn record(cfg: &Config, report: &job::RunReport, err: &Option<job::JobError>) {
     if let Err(e) = state::record_run(&cfg.agent.state_dir, report, state::Trigger::Manual) {
         tracing::warn!("could not update the state file: {e}");
     }
+    metrics::refresh(cfg, &cfg.agent.state_dir);
 }
 
 /// 1 (failed) outranks 3 (warnings) outranks 0.

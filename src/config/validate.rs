@@ -367,9 +367,11 @@ fn resolve_job(
     if let Some(n) = &notify {
         for u in [&n.healthcheck_url, &n.webhook_url].into_iter().flatten() {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return Err(whole(format!(
-                    "notify URL {u:?} must start with http:// or https://"
-                ))
+                // The URL itself may hold a token or a password: do not echo it.
+                return Err(whole(
+                    "a notify URL does not start with http:// or https://; fix healthcheck_url or webhook_url"
+                        .to_string(),
+                )
                 .with_key(key("notify")));
             }
         }

@@ -11,6 +11,7 @@ use super::context::Shared;
 use super::runner::{self, Runner};
 use crate::config::Config;
 use crate::job::JobError;
+use crate::report::metrics;
 use crate::report::state::{self, Trigger};
 
 /// Runs `name` for its scheduled time `at`. Returns when the run (and its retries) are done,
@@ -45,23 +46,20 @@ pub async fn fire<R: Runner, C: Clock>(
             return;
         }
         sh.record(state::record_run(&sh.state_dir, &report, trigger));
-        let Some(err) = err else {
-            tracing::info!(job = name, "{}", report.summary());
-            return;
-        };
+        metrics::refresh(&config, &sh.state_dir);
+        // The summary line itself is logged by `job::run_observed`.
+        let Some(err) = err else { return };
         if !err.is_transient() {
             tracing::error!(
                 job = name,
-                "{}; not retried: this error does not pass by itself",
-                report.summary()
+                "run failed ({err}); not retried: this error does not pass by itself"
             );
             return;
         }
         if attempt >= job.retry_attempts {
             tracing::error!(
                 job = name,
-                "{}; no retries left (retry_attempts = {})",
-                report.summary(),
+                "run failed ({err}); no retries left (retry_attempts = {})",
                 job.retry_attempts
             );
             return;
@@ -70,8 +68,7 @@ pub async fn fire<R: Runner, C: Clock>(
         attempt += 1;
         tracing::warn!(
             job = name,
-            "{}; retry {attempt} of {} in {}",
-            report.summary(),
+            "run failed ({err}); retry {attempt} of {} in {}",
             job.retry_attempts,
             fmt(wait)
         );

@@ -5,13 +5,15 @@
 //! - [`fire`]: one scheduled run (jitter, concurrency slot, retries, state file);
 //! - [`catchup`]: the pure start-up rules; [`clock`]: injectable wall time;
 //! - [`runner`]: the seam between the scheduler and `job::run`;
-//! - [`board`]: systemd notifications; [`signals`]: SIGHUP/SIGTERM/SIGINT.
+//! - [`board`]: systemd notifications; [`signals`]: SIGHUP/SIGTERM/SIGINT;
+//! - [`metrics_http`]: `GET /metrics` on `agent.metrics_listen`.
 
 mod board;
 pub mod catchup;
 pub mod clock;
 mod context;
 mod fire;
+mod metrics_http;
 pub mod runner;
 mod signals;
 pub mod supervisor;

@@ -28,7 +28,7 @@ impl Runner for JobRunner {
             progress_bar: false,
         };
         match config.job(&name) {
-            Some(job) => job::run(&config, job, &opts).await,
+            Some(job) => job::run_observed(&config, job, &opts).await,
             None => failed(
                 &name,
                 JobError::Local(format!("job {name} is not in the config")),

@@ -13,10 +13,11 @@ use super::board::{self, Board};
 use super::catchup;
 use super::clock::Clock;
 use super::context::Shared;
+use super::metrics_http;
 use super::runner::Runner;
 use super::timer;
 use crate::config::{Config, ConfigError};
-use crate::report::state;
+use crate::report::{metrics, state};
 use crate::schedule::Schedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,13 @@ pub async fn serve<R: Runner, C: Clock>(
     });
     sh.board.set_timezone(config.agent.timezone);
     let plans = start_plans(&sh, &config);
+    metrics::refresh(&config, &sh.state_dir);
+    let listen = config.agent.metrics_listen;
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let metrics_server = match listen {
+        Some(addr) => metrics_http::spawn(addr, config_rx.clone(), sh.state_dir.clone()).await,
+        None => None,
+    };
     let mut timers = JoinSet::new();
     let mut live = BTreeSet::new();
     for (name, catch_up) in plans {
@@ -72,6 +79,7 @@ pub async fn serve<R: Runner, C: Clock>(
                         live.insert(name.clone());
                         timers.spawn(timer::run(sh.clone(), name, config_rx.clone(), None));
                     }
+                    metrics::refresh(&new, &sh.state_dir);
                     let _ = config_tx.send(Arc::new(new));
                 }
                 Some(Control::Shutdown) | None => break,
@@ -108,6 +116,9 @@ pub async fn serve<R: Runner, C: Clock>(
         {
             timers.abort_all();
         }
+    }
+    if let Some(server) = metrics_server {
+        server.abort();
     }
     tracing::info!("daemon stopped");
 }

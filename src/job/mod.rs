@@ -7,6 +7,7 @@ mod commit;
 mod error;
 mod hooks;
 pub mod lock;
+mod observed;
 mod progress;
 pub mod prune;
 mod report;
@@ -16,5 +17,6 @@ mod streams;
 pub mod verify;
 
 pub use error::JobError;
+pub use observed::run_observed;
 pub use report::{Outcome, RunReport, human_bytes as report_bytes};
 pub use run::{RunOptions, run};

@@ -36,6 +36,9 @@ pub struct JobState {
     pub last_success: Option<LastRun>,
     #[serde(default)]
     pub consecutive_failures: u32,
+    /// Committed snapshots on the server, as last seen by a run (after retention) or a list.
+    #[serde(default)]
+    pub snapshots: Option<u64>,
 }
 
 /// What started a run.
@@ -56,6 +59,8 @@ pub struct LastRun {
     pub outcome: Outcome,
     pub exit_code: i32,
     pub snapshot: Option<String>,
+    #[serde(default)]
+    pub files: u64,
     pub bytes_read: u64,
     pub bytes_stored: u64,
     pub warnings: usize,
@@ -80,6 +85,7 @@ impl LastRun {
             outcome: report.outcome,
             exit_code: report.outcome.exit_code(),
             snapshot: report.snapshot.clone(),
+            files: report.files,
             bytes_read: report.bytes_read,
             bytes_stored: report.bytes_stored,
             warnings: report.warnings.len(),
@@ -152,7 +158,17 @@ pub fn record_run(state_dir: &Path, report: &RunReport, trigger: Trigger) -> Res
             j.consecutive_failures = 0;
             j.last_success = Some(run.clone());
         }
+        if report.snapshots.is_some() {
+            j.snapshots = report.snapshots;
+        }
         j.last_run = Some(run);
+    })
+}
+
+/// Records how many committed snapshots a listing of the server found.
+pub fn record_snapshots(state_dir: &Path, job: &str, count: u64) -> Result<(), String> {
+    update(state_dir, |s| {
+        s.jobs.entry(job.to_string()).or_default().snapshots = Some(count);
     })
 }
 

@@ -6,6 +6,7 @@
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
+//! - http.rs: loopback HTTP endpoints that record or ignore notifications;
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
@@ -15,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod http;
 pub mod postgres;
 pub mod proxy;
 pub mod sample;

@@ -1,0 +1,204 @@
+//! Prometheus metrics in the node_exporter textfile format, rendered from the state file so
+//! every configured job appears, not only the one that just ran. `backup run`, `backup list`
+//! and the daemon rewrite `agent.metrics_file` after each run; the daemon can also serve the
+//! same text on `agent.metrics_listen` (see `daemon::metrics_http`).
+//!
+//! A job that never succeeded has `backup_last_success_timestamp_seconds 0`, so a "no success
+//! for 26 hours" alert fires for it too instead of finding no series at all.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::state::{self, JobState, State};
+use crate::config::Config;
+use crate::job::Outcome;
+use crate::schedule::Schedule;
+
+/// What one job contributes: its saved state and its next scheduled run.
+#[derive(Debug, Clone, Default)]
+pub struct JobInput {
+    pub job: String,
+    pub state: JobState,
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// The configured jobs with their state and next run after `now`; jobs only in the state file
+/// (removed from the config) are left out, so they stop alerting.
+pub fn inputs(config: &Config, saved: &State, now: DateTime<Utc>) -> Vec<JobInput> {
+    config
+        .jobs
+        .values()
+        .map(|j| JobInput {
+            job: j.name.clone(),
+            state: saved.jobs.get(&j.name).cloned().unwrap_or_default(),
+            next_run: j
+                .schedule
+                .as_deref()
+                .and_then(|e| Schedule::parse(e, config.agent.timezone).ok())
+                .and_then(|s| s.next_after(now)),
+        })
+        .collect()
+}
+
+type Value = fn(&JobInput) -> Option<f64>;
+
+/// Every per-job family: name, help, and how to get the value (`None`: no sample).
+const FAMILIES: &[(&str, &str, Value)] = &[
+    (
+        "backup_last_run_timestamp_seconds",
+        "Start of the last run, success or not (Unix time).",
+        |j| last(j).map(|r| ts(r.started_at)),
+    ),
+    (
+        "backup_last_success_timestamp_seconds",
+        "Start of the last run that committed a snapshot (Unix time); 0 if none ever did.",
+        |j| {
+            Some(
+                j.state
+                    .last_success
+                    .as_ref()
+                    .map_or(0.0, |r| ts(r.started_at)),
+            )
+        },
+    ),
+    (
+        "backup_last_run_duration_seconds",
+        "Duration of the last run.",
+        |j| last(j).map(|r| (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0),
+    ),
+    (
+        "backup_last_run_bytes_read",
+        "Bytes read from the sources by the last run.",
+        |j| last(j).map(|r| r.bytes_read as f64),
+    ),
+    (
+        "backup_last_run_bytes_stored",
+        "Bytes stored on the server (compressed) by the last run.",
+        |j| last(j).map(|r| r.bytes_stored as f64),
+    ),
+    (
+        "backup_last_run_files",
+        "Files archived by the last run.",
+        |j| last(j).map(|r| r.files as f64),
+    ),
+    (
+        "backup_last_run_warnings",
+        "Warnings (files unreadable or vanished) in the last run.",
+        |j| last(j).map(|r| r.warnings as f64),
+    ),
+    (
+        "backup_last_run_success",
+        "1 if the last run committed a snapshot (exit 0 or 3), 0 if it failed.",
+        |j| {
+            last(j).map(|r| {
+                if r.outcome == Outcome::Failed {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
+        },
+    ),
+    (
+        "backup_consecutive_failures",
+        "Failed runs since the last success.",
+        |j| Some(f64::from(j.state.consecutive_failures)),
+    ),
+    (
+        "backup_snapshots_total",
+        "Committed snapshots on the server, as last seen by a run or a list.",
+        |j| j.state.snapshots.map(|n| n as f64),
+    ),
+    (
+        "backup_next_run_timestamp_seconds",
+        "Next scheduled run (Unix time); absent for jobs without a schedule.",
+        |j| j.next_run.map(ts),
+    ),
+];
+
+fn last(j: &JobInput) -> Option<&state::LastRun> {
+    j.state.last_run.as_ref()
+}
+
+fn ts(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// The whole text: HELP and TYPE lines, then one sample per job that has a value.
+pub fn render(jobs: &[JobInput], version: &str) -> String {
+    let mut out = String::new();
+    out.push_str("# HELP backup_build_info The running backup-agent's version.\n");
+    out.push_str("# TYPE backup_build_info gauge\n");
+    let _ = writeln!(
+        out,
+        "backup_build_info{{version=\"{}\"}} 1",
+        escape(version)
+    );
+    for (name, help, value) in FAMILIES {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for j in jobs {
+            if let Some(v) = value(j) {
+                let _ = writeln!(out, "{name}{{job=\"{}\"}} {v}", escape(&j.job));
+            }
+        }
+    }
+    out
+}
+
+/// Label values escape backslash, double quote and newline (text format 0.0.4).
+pub fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The current text for `config`, from the state file in `state_dir`.
+pub fn current(config: &Config, state_dir: &Path) -> String {
+    let saved = state::read(state_dir).unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        State::default()
+    });
+    render(
+        &inputs(config, &saved, Utc::now()),
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// Rewrites `agent.metrics_file` atomically (temp file + rename), so the node_exporter never
+/// reads half a file.
+pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
+    let target = &config.agent.metrics_file;
+    let text = current(config, state_dir);
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "metrics.prom".into());
+    // Not `*.prom`: node_exporter's textfile collector ignores it while it is written.
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, target));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!(
+            "cannot write the metrics file {}: {e}\nhint: check agent.metrics_file and that its directory exists and is writable",
+            target.display()
+        )
+    })
+}
+
+/// [`write`], with a failure logged: metrics must never fail or stop a backup.
+pub fn refresh(config: &Config, state_dir: &Path) {
+    if let Err(e) = write(config, state_dir) {
+        tracing::warn!("{e}");
+    }
+}
+
+#[cfg(test)]
+#[path = "metrics_tests.rs"]
+mod tests;
