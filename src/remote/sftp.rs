@@ -158,6 +158,10 @@ impl Sftp {
 
     /// Creates `path` and any missing parents.
     pub async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
+        // The common case, one round trip: it exists already.
+        if self.stat(path).await?.is_some_and(|a| a.is_dir()) {
+            return Ok(());
+        }
         let mut prefix = String::new();
         for part in path.split('/') {
             if part.is_empty() {

@@ -24,10 +24,22 @@ impl Sftp {
     pub async fn upload(
         &self,
         path: &str,
-        mut rx: mpsc::Receiver<Vec<u8>>,
+        rx: mpsc::Receiver<Vec<u8>>,
         progress: &Progress,
     ) -> Result<u64, RemoteError> {
-        let handles = self.open_for_write(path).await?;
+        self.upload_with(path, rx, progress, true).await
+    }
+
+    /// `spread`: write over every channel (large streams) or only the first (small files, where
+    /// opening a handle per channel would cost more round trips than it saves).
+    async fn upload_with(
+        &self,
+        path: &str,
+        mut rx: mpsc::Receiver<Vec<u8>>,
+        progress: &Progress,
+        spread: bool,
+    ) -> Result<u64, RemoteError> {
+        let handles = self.open_for_write(path, spread).await?;
         let result = self.write_all(path, &handles, &mut rx, progress).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
         drop(rx);
@@ -66,13 +78,14 @@ impl Sftp {
         closed
     }
 
-    async fn open_for_write(&self, path: &str) -> Result<Vec<String>, RemoteError> {
+    async fn open_for_write(&self, path: &str, spread: bool) -> Result<Vec<String>, RemoteError> {
         let attrs = FileAttributes {
             permissions: Some(0o600),
             ..FileAttributes::empty()
         };
-        let mut handles = Vec::with_capacity(self.sessions.len());
-        for (i, s) in self.sessions.iter().enumerate() {
+        let used = if spread { self.sessions.len() } else { 1 };
+        let mut handles = Vec::with_capacity(used);
+        for (i, s) in self.sessions.iter().take(used).enumerate() {
             let flags = if i == 0 {
                 OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
             } else {
@@ -94,7 +107,8 @@ impl Sftp {
         rx: &mut mpsc::Receiver<Vec<u8>>,
         progress: &Progress,
     ) -> Result<u64, RemoteError> {
-        let max_in_flight = self.in_flight * self.sessions.len();
+        let channels = handles.len();
+        let max_in_flight = self.in_flight * channels;
         let mut tasks: JoinSet<WriteResult> = JoinSet::new();
         let mut offset = 0u64;
         let mut chunk_no = 0usize;
@@ -113,7 +127,7 @@ impl Sftp {
             };
         while let Some(chunk) = rx.recv().await {
             // Whole chunks go to one channel in turn, so each channel writes long runs.
-            let which = chunk_no % self.sessions.len();
+            let which = chunk_no % channels;
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
                 while tasks.len() >= max_in_flight {
