@@ -36,12 +36,7 @@ mkdir -p "$out/doc"
 "$bindir/backup-agent-gen-assets" "$out"
 # Both packagers take the binary from here, stripped once.
 strip -o "$out/backup" "$bindir/backup"
-# The user-facing README; before it exists (feature branches), the install section alone.
-if [[ -f README.md ]]; then
-    cp README.md "$out/doc/README.md"
-else
-    cp docs/README-install.md "$out/doc/README.md"
-fi
+cp README.md "$out/doc/README.md"
 
 echo "== .deb"
 cargo deb --no-build -p backup-agent
