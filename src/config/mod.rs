@@ -3,6 +3,7 @@
 
 mod duration;
 mod error;
+mod job;
 mod load;
 mod model;
 mod resolved;

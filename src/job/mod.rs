@@ -4,6 +4,7 @@
 
 pub mod check;
 mod commit;
+mod dry_run;
 mod error;
 mod hooks;
 pub mod lock;

@@ -105,7 +105,7 @@ async fn attempt(
     streams::check_commands(job)?;
     let dir = JobDir::new(&job.remote.path, &job.name);
     if opts.dry_run {
-        return dry_run(job, &dir, report);
+        return super::dry_run::dry_run(job, &dir, report);
     }
     let conn = Connection::open(&job.remote).await?;
     let sftp = conn.sftp().await?;
@@ -278,66 +278,4 @@ async fn cleanup(sftp: &Sftp, partial: &str) {
             "could not remove {partial} after the failed run; the next run removes it"
         ),
     }
-}
-
-fn dry_run(job: &JobConfig, dir: &JobDir, report: &mut RunReport) -> Result<(), JobError> {
-    let id = SnapshotId::from_time(Utc::now());
-    println!(
-        "dry run of job {}: nothing is read in full or written",
-        job.name
-    );
-    println!(
-        "  destination: {}@{}:{}",
-        job.remote.user,
-        job.remote.host,
-        dir.snapshot(id)
-    );
-    for s in &job.sources {
-        let (mut files, mut bytes) = (0u64, 0u64);
-        for e in walkdir::WalkDir::new(&s.path)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|e| !job.exclude.is_excluded(e.path()))
-            .flatten()
-        {
-            if let Ok(m) = e.metadata()
-                && m.is_file()
-            {
-                files += 1;
-                bytes += m.len();
-            }
-        }
-        println!(
-            "  source {}{}: {files} files, {}",
-            s.path.display(),
-            if s.optional { " (optional)" } else { "" },
-            super::report::human_bytes(bytes)
-        );
-        report.files += files;
-        report.bytes_read += bytes;
-    }
-    for p in &job.exclude.patterns {
-        println!("  exclude {p}");
-    }
-    for c in &job.commands {
-        println!(
-            "  command {} -> {}: {}",
-            c.name,
-            layout::command_file(&c.name),
-            c.run.join(" ")
-        );
-    }
-    let h = &job.hooks;
-    for (name, argv) in [
-        ("before", &h.before),
-        ("after", &h.after),
-        ("on_failure", &h.on_failure),
-        ("finally", &h.finally),
-    ] {
-        if let Some(argv) = argv {
-            println!("  hook {name} (not run in a dry run): {}", argv.join(" "));
-        }
-    }
-    println!("  verify: {}", job.verify.as_str());
-    Ok(())
 }

@@ -2,13 +2,16 @@
 //! over one or more channels, pipelined transfers, and remote commands (`sha256sum`).
 
 mod connect;
+mod dirs;
 mod error;
 mod exec;
 mod identity;
 pub mod known_hosts;
+mod scan;
 mod sftp;
 mod transfer;
 
-pub use connect::{Connection, scan_host_keys};
+pub use connect::Connection;
 pub use error::RemoteError;
+pub use scan::scan_host_keys;
 pub use sftp::{DirEntry, Sftp};
