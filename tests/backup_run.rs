@@ -4,24 +4,11 @@
 mod common;
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::sample::make_tree;
+use common::snap::snapshots;
 use common::{backup, describe};
-
-fn snapshots(job_dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs::read_dir(job_dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        p.file_name()
-            .is_some_and(|n| !n.as_bytes().starts_with(b"."))
-    });
-    v.sort();
-    v
-}
 
 #[test]
 fn round_trip_restores_identically_with_standard_tools() {

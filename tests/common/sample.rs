@@ -40,17 +40,8 @@ pub fn make_tree(root: &Path, big_mib: usize) {
 }
 
 /// Committed-looking snapshot directories (names not starting with `.`), oldest first.
-pub fn snapshot_dirs(job_dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<std::path::PathBuf> = fs::read_dir(job_dir)
-        .map(|r| r.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        p.file_name()
-            .is_some_and(|n| !n.as_bytes().starts_with(b"."))
-    });
-    v.sort();
-    v
-}
+#[allow(unused_imports)] // each test binary uses only part of the harness
+pub use super::snap::snapshots as snapshot_dirs;
 
 /// Config text for job `name` backing up `root`.
 pub fn job_toml(name: &str, root: &Path, extra: &str) -> String {
