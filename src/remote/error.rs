@@ -72,6 +72,7 @@ impl RemoteError {
             E::IO(m) => (format!("connection lost ({m})"), None),
             E::UnexpectedBehavior(m)
                 if m.contains("session closed")
+                    || m.contains("sender dropped")
                     || m.contains("SendError")
                     || m.contains("RecvError") =>
             {
