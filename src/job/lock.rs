@@ -38,11 +38,29 @@ pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
     }
 }
 
+/// When root writes into the state directory (an operator's `sudo backup run`), the files it
+/// creates are given to the directory's owner, so the daemon running as the service user can
+/// still open them afterwards. Best effort: an error here only matters later, and says so then.
+pub fn adopt_owner(path: &Path, state_dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let Ok(dir) = std::fs::metadata(state_dir) else {
+        return;
+    };
+    if dir.uid() == 0 {
+        return;
+    }
+    let _ = std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()));
+}
+
 pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {
     let path = lock_path(state_dir, job);
     let io = |e: std::io::Error| LockError::Io(format!("lock file {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
+        adopt_owner(dir, state_dir);
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -51,6 +69,7 @@ pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockE
         .truncate(false)
         .open(&path)
         .map_err(io)?;
+    adopt_owner(&path, state_dir);
     let arg = if wait {
         FlockArg::LockExclusive
     } else {

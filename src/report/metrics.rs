@@ -182,7 +182,10 @@ pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, target));
+        .and_then(|()| {
+            crate::job::lock::adopt_owner(&tmp, dir);
+            std::fs::rename(&tmp, target)
+        });
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         format!(
