@@ -157,3 +157,41 @@ fn every_example_config_passes_check() {
     }
     assert!(seen >= 1);
 }
+
+/// An operator's `sudo backup run` must not leave root-owned state that the daemon's service
+/// user cannot open afterwards.
+#[test]
+fn files_root_creates_in_state_dir_belong_to_its_owner() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix_is_root() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let state = d.path().join("state");
+    fs::create_dir_all(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+    let main = format!(
+        "[agent]\nstate_dir = {:?}\n{REMOTE}\n[jobs.j]\nremote = \"r\"\nsources = [\"/etc/hostname\"]\n",
+        state.to_string_lossy()
+    );
+    let cfg = d.path().join("config.toml");
+    fs::write(&cfg, main).unwrap();
+    let out = backup(&cfg, &["run", "j"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    for f in [
+        "state.json",
+        "state.json.lock",
+        "locks/j.lock",
+        "metrics.prom",
+    ] {
+        let m = fs::metadata(state.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{f}");
+    }
+}
+
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+}
