@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{CliError, job};
 use crate::config::Config;
-use crate::job::RunReport;
 use crate::layout::{self, JobDir, Manifest};
 use crate::remote::{Connection, Sftp};
 
@@ -83,7 +82,6 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
             );
         }
     }
-    let _ = std::marker::PhantomData::<RunReport>;
     Ok(0)
 }
 

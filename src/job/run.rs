@@ -15,7 +15,7 @@ use super::progress::Display;
 use super::report::{Outcome, RunReport};
 use super::streams;
 use super::verify::{self, Expected};
-use crate::config::{Config, JobConfig, VerifyMode};
+use crate::config::{Config, JobConfig};
 use crate::layout::manifest::Manifest;
 use crate::layout::{self, Entry, JobDir, SnapshotId};
 use crate::remote::{Connection, RemoteError, Sftp};
@@ -248,7 +248,6 @@ async fn upload_and_commit(
     report.bytes_stored = stats.bytes_stored;
     report.warnings = warnings;
     report.verified_by = Some(used.as_str().to_string());
-    let _ = VerifyMode::Auto;
     Ok(())
 }
 
