@@ -11,6 +11,66 @@ use std::process::Command;
 use common::snap::{assert_failure_commits_nothing, command, sha256sum_c, snapshots};
 use common::{backup, describe, toml_str};
 
+/// No process of `pids` (one pid per line) is alive any more.
+fn assert_dead(pids: &Path) {
+    let text = fs::read_to_string(pids).unwrap();
+    for pid in text.split_whitespace() {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        assert!(
+            matches!(state, None | Some("Z")),
+            "process {pid} survived: {stat}"
+        );
+    }
+}
+
+#[test]
+fn the_job_timeout_cancels_the_run_and_kills_its_commands() {
+    let sshd = common::sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let pids = tmp.path().join("pids");
+    let script = format!(
+        "echo $$ > {0}; sleep 1000 & echo $! >> {0}; wait",
+        pids.display()
+    );
+    let jobs = format!(
+        "[jobs.t]\nremote = \"test\"\ntimeout = \"2s\"\n{}",
+        command("hang.out", &["sh", "-c", &script], "")
+    );
+    let cfg = sshd.write_config(&jobs);
+    let started = std::time::Instant::now();
+    let out = backup(&cfg, &["run", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the job's timeout"),
+        "{}",
+        describe(&out)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_dead(&pids);
+    let job_dir = sshd.remote_dir().join("t");
+    assert!(snapshots(&job_dir).is_empty());
+    // The next run removes what the cancelled one left and commits.
+    let good = sshd.write_config(&format!(
+        "[jobs.t]\nremote = \"test\"\n{}",
+        command("a.txt", &["echo", "ok"], "")
+    ));
+    let out = backup(&good, &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let left: Vec<_> = fs::read_dir(&job_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
+
 #[test]
 fn a_hanging_command_is_killed_at_its_timeout() {
     let sshd = common::sshd_or_skip!();
@@ -26,20 +86,7 @@ fn a_hanging_command_is_killed_at_its_timeout() {
         &command("hang.out", &["sh", "-c", &script], "timeout = \"2s\""),
         &["\"hang.out\"", "did not finish within 2s"],
     );
-    let text = fs::read_to_string(&pids).unwrap();
-    for pid in text.split_whitespace() {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let state = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .next();
-        assert!(
-            matches!(state, None | Some("Z")),
-            "process {pid} survived: {stat}"
-        );
-    }
+    assert_dead(&pids);
 }
 
 #[test]
