@@ -31,12 +31,7 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
     let dir = JobDir::new(&j.remote.path, &j.name);
     let snaps = committed(&sftp, &dir).await?;
     conn.close().await;
-    // The count feeds backup_snapshots_total; a state file problem must not hide the list.
-    match crate::report::state::record_snapshots(&cfg.agent.state_dir, &j.name, snaps.len() as u64)
-    {
-        Ok(()) => crate::report::metrics::refresh(cfg, &cfg.agent.state_dir),
-        Err(e) => tracing::warn!("could not update the state file: {e}"),
-    }
+    crate::report::snapshots_seen(cfg, &j.name, snaps.len() as u64);
     let listed: Vec<Listed> = snaps
         .iter()
         .map(|m| Listed {

@@ -57,6 +57,9 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError>
     let result = prune_job(&sftp, &dir, &policy, tz, dry_run, None).await;
     conn.close().await;
     let p = result?;
+    if !dry_run {
+        crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
+    }
     print_table(j, &p, &policy, tz, dry_run);
     Ok(())
 }

@@ -8,3 +8,13 @@ pub mod notify;
 pub mod state;
 
 pub use state::{JobState, LastRun, State, Trigger};
+
+/// Records how many committed snapshots a listing or prune found (it feeds
+/// `backup_snapshots_total`). A state file problem is logged, never fatal: it must not hide the
+/// listing or undo the prune.
+pub fn snapshots_seen(cfg: &crate::config::Config, job: &str, count: u64) {
+    match state::record_snapshots(&cfg.agent.state_dir, job, count) {
+        Ok(()) => metrics::refresh(cfg, &cfg.agent.state_dir),
+        Err(e) => tracing::warn!("could not update the state file: {e}"),
+    }
+}
