@@ -210,38 +210,49 @@ impl Sftp {
     /// without it, plain SFTP rename is used, which fails if `to` exists.
     pub async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
         if self.ext.posix_rename {
-            let mut data = Vec::new();
-            for s in [from, to] {
-                data.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                data.extend_from_slice(s.as_bytes());
-            }
-            let reply = self
-                .main()
-                .extended("posix-rename@openssh.com", data)
-                .await
-                .map_err(|e| RemoteError::sftp("rename", from, e))?;
-            return match reply {
-                russh_sftp::protocol::Packet::Status(s) if s.status_code == StatusCode::Ok => {
-                    Ok(())
+            match self.posix_rename(from, to).await {
+                // Advertised but refused (OpenSSH's `sftp-server -P`, some gateways): the plain
+                // rename below still works where the target does not exist, which is our case.
+                Err(RemoteError::Sftp {
+                    code: Some(3 | 8), ..
+                }) => {
+                    tracing::debug!("posix-rename refused; using plain SFTP rename");
                 }
-                russh_sftp::protocol::Packet::Status(s) => Err(RemoteError::sftp(
-                    "rename",
-                    from,
-                    russh_sftp::client::error::Error::Status(s),
-                )),
-                _ => Err(RemoteError::Sftp {
-                    op: "rename",
-                    path: from.to_string(),
-                    message: "unexpected answer to posix-rename".into(),
-                    code: None,
-                }),
-            };
+                other => return other,
+            }
         }
         self.main()
             .rename(from, to)
             .await
             .map(|_| ())
             .map_err(|e| RemoteError::sftp("rename", from, e))
+    }
+
+    async fn posix_rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        let mut data = Vec::new();
+        for s in [from, to] {
+            data.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            data.extend_from_slice(s.as_bytes());
+        }
+        let reply = self
+            .main()
+            .extended("posix-rename@openssh.com", data)
+            .await
+            .map_err(|e| RemoteError::sftp("rename", from, e))?;
+        match reply {
+            russh_sftp::protocol::Packet::Status(s) if s.status_code == StatusCode::Ok => Ok(()),
+            russh_sftp::protocol::Packet::Status(s) => Err(RemoteError::sftp(
+                "rename",
+                from,
+                russh_sftp::client::error::Error::Status(s),
+            )),
+            _ => Err(RemoteError::Sftp {
+                op: "rename",
+                path: from.to_string(),
+                message: "unexpected answer to posix-rename".into(),
+                code: None,
+            }),
+        }
     }
 
     /// Free bytes on the file system holding `path`, when the server tells.

@@ -56,9 +56,19 @@ impl Sftp {
             self.main().set_timeout(super::sftp::FSYNC_TIMEOUT_SECS);
             let r = self.main().fsync(handles[0].as_str()).await;
             self.main().set_timeout(super::sftp::REQUEST_TIMEOUT_SECS);
-            if let Err(e) = r {
-                self.close_all(path, &handles).await.ok();
-                return Err(RemoteError::sftp("fsync", path, e));
+            match r.map_err(|e| RemoteError::sftp("fsync", path, e)) {
+                Ok(_) => {}
+                // Advertised but refused by the server's policy: the data is written, only
+                // not forced to disk before the commit; say so once per file, in the log.
+                Err(RemoteError::Sftp {
+                    code: Some(3 | 8), ..
+                }) => {
+                    tracing::warn!("the server refused fsync for {path}; committing without it");
+                }
+                Err(e) => {
+                    self.close_all(path, &handles).await.ok();
+                    return Err(e);
+                }
             }
         }
         // The server reports some write errors (e.g. a full disk on NFS) only at close.
