@@ -11,6 +11,15 @@ use std::process::Command;
 use common::snap::{assert_failure_commits_nothing, command, sha256sum_c, snapshots};
 use common::{backup, describe, toml_str};
 
+/// A shell that records its pid and a background child's in `pids`, then waits forever: the
+/// child proves that the whole process group is killed.
+fn hanging_script(pids: &Path) -> String {
+    format!(
+        "echo $$ > {0}; sleep 1000 & echo $! >> {0}; wait",
+        pids.display()
+    )
+}
+
 /// No process of `pids` (one pid per line) is alive any more.
 fn assert_dead(pids: &Path) {
     let text = fs::read_to_string(pids).unwrap();
@@ -34,10 +43,7 @@ fn the_job_timeout_cancels_the_run_and_kills_its_commands() {
     let sshd = common::sshd_or_skip!();
     let tmp = tempfile::tempdir().unwrap();
     let pids = tmp.path().join("pids");
-    let script = format!(
-        "echo $$ > {0}; sleep 1000 & echo $! >> {0}; wait",
-        pids.display()
-    );
+    let script = hanging_script(&pids);
     let jobs = format!(
         "[jobs.t]\nremote = \"test\"\ntimeout = \"2s\"\n{}",
         command("hang.out", &["sh", "-c", &script], "")
@@ -76,11 +82,7 @@ fn a_hanging_command_is_killed_at_its_timeout() {
     let sshd = common::sshd_or_skip!();
     let tmp = tempfile::tempdir().unwrap();
     let pids = tmp.path().join("pids");
-    // The child in the background proves the whole process group is killed.
-    let script = format!(
-        "echo $$ > {0}; sleep 1000 & echo $! >> {0}; wait",
-        pids.display()
-    );
+    let script = hanging_script(&pids);
     assert_failure_commits_nothing(
         &sshd,
         &command("hang.out", &["sh", "-c", &script], "timeout = \"2s\""),

@@ -1,6 +1,7 @@
 //! The scheduler on tokio's paused clock, with a fake runner: no real waiting, no network.
 //! Here: the harness and when runs fire; `recovery.rs`: retries, locks, catch-up, shutdown,
 //! reload.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 mod recovery;
 

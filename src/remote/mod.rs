@@ -3,13 +3,14 @@
 
 mod connect;
 mod dirs;
+mod download;
 mod error;
 mod exec;
 mod identity;
 pub mod known_hosts;
 mod scan;
 mod sftp;
-mod transfer;
+mod upload;
 
 pub use connect::Connection;
 pub use error::RemoteError;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use russh_sftp::client::RawSftpSession;
-use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use russh_sftp::protocol::{FileAttributes, StatusCode};
 
 use super::{Connection, RemoteError};
 
@@ -265,45 +265,5 @@ impl Sftp {
             .await
             .ok()
             .map(|s| s.blocks_avail.saturating_mul(s.fragment_size))
-    }
-
-    /// Reads a small file whole (manifests, checksum lists).
-    pub async fn read_small(&self, path: &str, max: u64) -> Result<Vec<u8>, RemoteError> {
-        let s = self.main();
-        let handle = s
-            .open(path, OpenFlags::READ, FileAttributes::empty())
-            .await
-            .map_err(|e| RemoteError::sftp("open", path, e))?
-            .handle;
-        let mut out = Vec::new();
-        let result = loop {
-            match s
-                .read(handle.as_str(), out.len() as u64, self.read_len as u32)
-                .await
-            {
-                Ok(d) if d.data.is_empty() => break Ok(()),
-                Ok(d) => {
-                    out.extend_from_slice(&d.data);
-                    if out.len() as u64 > max {
-                        break Err(RemoteError::Sftp {
-                            op: "read",
-                            path: path.to_string(),
-                            message: format!(
-                                "larger than {max} bytes; not a file this program wrote"
-                            ),
-                            code: Some(4),
-                        });
-                    }
-                }
-                Err(russh_sftp::client::error::Error::Status(st))
-                    if st.status_code == StatusCode::Eof =>
-                {
-                    break Ok(());
-                }
-                Err(e) => break Err(RemoteError::sftp("read", path, e)),
-            }
-        };
-        let _ = s.close(handle.as_str()).await;
-        result.map(|()| out)
     }
 }

@@ -1,4 +1,5 @@
 //! The metrics text, checked with a Prometheus text-format parser.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use chrono::{TimeZone, Utc};
 

@@ -1,4 +1,5 @@
 //! The unpacker against hand-made archives, without a server.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Golden tests: `apply` must keep exactly what the real restic `forget` kept for the same
 //! snapshots, zone and policy. The files are made by tests/retention/make-golden.sh and embedded
 //! with `include_str!`, so the tests need no file access at run time.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! Properties that must hold for any input, whatever restic does: the guarantees operators rely
 //! on when they trust retention to delete things unattended.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! Hand-checked cases: local days across DST, reason strings and the safety guards.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::time::Duration;
 

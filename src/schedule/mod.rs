@@ -32,6 +32,8 @@ mod tests;
 #[cfg(test)]
 mod tests_dst;
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_prop;
 
 use std::fmt;

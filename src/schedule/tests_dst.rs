@@ -1,4 +1,5 @@
 //! DST behaviour: fixed examples of the contract in the module docs.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use chrono_tz::America::New_York;

@@ -1,5 +1,6 @@
 //! Property tests: the search against a brute-force oracle, ordering, and a
 //! year of daily runs per zone.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! Failures and interruptions: retries, a held lock, catch-up after downtime, shutdown,
 //! reload.
+// Test-only: the parent declares this module under #[cfg(test)].
 
 use std::time::Duration;
 

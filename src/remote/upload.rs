@@ -1,14 +1,12 @@
-//! Streaming transfers. Uploads keep many writes in flight and spread one file's writes over
-//! several SFTP channels (each at its own offset), because over a WAN one channel is capped
-//! by the server's channel window, not by requests in flight. Reads are pipelined the same
-//! way and delivered in order.
+//! Streaming uploads: many writes in flight, and one file's writes spread over several SFTP
+//! channels (each at its own offset), because over a WAN one channel is capped by the server's
+//! channel window, not by requests in flight.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use russh_sftp::client::RawSftpSession;
-use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -16,7 +14,6 @@ use super::{RemoteError, Sftp};
 use crate::snapshot::Progress;
 
 type WriteResult = Result<u64, RemoteError>;
-type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>;
 
 impl Sftp {
     /// Writes every chunk from `rx` to a new file at `path` (mode 0600), syncs it to disk
@@ -187,108 +184,6 @@ impl Sftp {
                 code: None,
             }))),
         }
-    }
-
-    /// Reads `path` from the start, sending chunks in order to `tx` until EOF. Returns bytes read.
-    pub async fn download(
-        &self,
-        path: &str,
-        tx: mpsc::Sender<Vec<u8>>,
-    ) -> Result<u64, RemoteError> {
-        let s = self.sessions[0].clone();
-        let handle = s
-            .open(path, OpenFlags::READ, FileAttributes::empty())
-            .await
-            .map_err(|e| RemoteError::sftp("open", path, e))?
-            .handle;
-        let result = self.read_pipelined(&s, &handle, path, &tx).await;
-        let _ = s.close(handle.as_str()).await;
-        result
-    }
-
-    async fn read_pipelined(
-        &self,
-        s: &Arc<RawSftpSession>,
-        handle: &str,
-        path: &str,
-        tx: &mpsc::Sender<Vec<u8>>,
-    ) -> Result<u64, RemoteError> {
-        let len = self.read_len as u64;
-        let depth = self.in_flight.clamp(4, 64);
-        let mut queue: VecDeque<(u64, PendingRead)> = VecDeque::new();
-        let mut next = 0u64;
-        let mut total = 0u64;
-        let spawn = |at: u64| {
-            let s = s.clone();
-            let h = handle.to_string();
-            tokio::spawn(async move {
-                match s.read(h.as_str(), at, len as u32).await {
-                    Ok(d) => Ok(d.data),
-                    Err(russh_sftp::client::error::Error::Status(st))
-                        if st.status_code == StatusCode::Eof =>
-                    {
-                        Ok(Vec::new())
-                    }
-                    Err(e) => Err(e),
-                }
-            })
-        };
-        loop {
-            while queue.len() < depth {
-                queue.push_back((next, spawn(next)));
-                next += len;
-            }
-            let Some((at, task)) = queue.pop_front() else {
-                break;
-            };
-            let mut data = task
-                .await
-                .map_err(|e| RemoteError::Sftp {
-                    op: "read",
-                    path: path.to_string(),
-                    message: e.to_string(),
-                    code: None,
-                })?
-                .map_err(|e| RemoteError::sftp("read", path, e))?;
-            if data.is_empty() {
-                for (_, t) in queue.drain(..) {
-                    t.abort();
-                }
-                break;
-            }
-            // A short read that is not at EOF: fetch the rest of this range before going on.
-            while (data.len() as u64) < len {
-                match s
-                    .read(
-                        handle,
-                        at + data.len() as u64,
-                        (len - data.len() as u64) as u32,
-                    )
-                    .await
-                {
-                    Ok(more) if more.data.is_empty() => break,
-                    Ok(more) => data.extend_from_slice(&more.data),
-                    Err(russh_sftp::client::error::Error::Status(st))
-                        if st.status_code == StatusCode::Eof =>
-                    {
-                        break;
-                    }
-                    Err(e) => return Err(RemoteError::sftp("read", path, e)),
-                }
-            }
-            let short = (data.len() as u64) < len;
-            total += data.len() as u64;
-            if tx.send(data).await.is_err() {
-                break; // the consumer stopped; its error is the one that matters
-            }
-            if short {
-                for (_, t) in queue.drain(..) {
-                    t.abort();
-                }
-                break;
-            }
-        }
-        Ok(total)
     }
 
     /// Writes a small file in one go (checksums, manifest) and syncs it.
