@@ -173,24 +173,35 @@ fn daemon_runs_the_schedule_survives_a_bad_reload_and_stops_on_sigterm() {
     assert_eq!(status[0]["running"], serde_json::Value::Null, "{status}");
 }
 
-#[test]
-fn manual_run_is_refused_while_the_daemon_runs_the_job_and_a_killed_holder_is_taken_over() {
-    let sshd = common::sshd_or_skip!();
-    let proxy = common::Proxy::start(sshd.port());
+/// A daemon whose run of job `t` holds the job's lock and hangs in an SSH handshake that a
+/// stalled proxy never answers. Returns (source, config, daemon, "pid=<daemon pid>").
+fn daemon_holding_a_hung_run(
+    sshd: &common::Sshd,
+    proxy: &common::Proxy,
+    shutdown_timeout: &str,
+) -> (tempfile::TempDir, PathBuf, Daemon, String) {
     proxy.stall();
     let src = source_tree();
     let cfg = sshd.write_config_port(proxy.port(), "", &job_toml(src.path(), "*/2 * * * * *"));
-    with_agent(&cfg, "shutdown_timeout = \"2s\"");
+    with_agent(&cfg, &format!("shutdown_timeout = \"{shutdown_timeout}\""));
     let lock = sshd.dir().join("state/locks/t.lock");
-    let mut d = Daemon::start(&cfg, sshd.dir().join("daemon.log"));
+    let d = Daemon::start(&cfg, sshd.dir().join("daemon.log"));
     let pid = format!("pid={}", d.child.id());
-    // The run takes the lock, then hangs in the stalled SSH handshake.
     assert!(
         wait_for(Duration::from_secs(15), || fs::read_to_string(&lock)
             .is_ok_and(|s| s.contains(&pid))),
         "{}",
         d.log()
     );
+    (src, cfg, d, pid)
+}
+
+#[test]
+fn manual_run_is_refused_while_the_daemon_runs_the_job_and_a_killed_holder_is_taken_over() {
+    let sshd = common::sshd_or_skip!();
+    let proxy = common::Proxy::start(sshd.port());
+    let (_src, cfg, mut d, pid) = daemon_holding_a_hung_run(&sshd, &proxy, "2s");
+    let lock = sshd.dir().join("state/locks/t.lock");
 
     let out = backup(&cfg, &["run", "t"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -230,19 +241,7 @@ fn manual_run_is_refused_while_the_daemon_runs_the_job_and_a_killed_holder_is_ta
 fn sigterm_cancels_a_hung_run_after_shutdown_timeout_and_records_it() {
     let sshd = common::sshd_or_skip!();
     let proxy = common::Proxy::start(sshd.port());
-    proxy.stall();
-    let src = source_tree();
-    let cfg = sshd.write_config_port(proxy.port(), "", &job_toml(src.path(), "*/2 * * * * *"));
-    with_agent(&cfg, "shutdown_timeout = \"1s\"");
-    let lock = sshd.dir().join("state/locks/t.lock");
-    let mut d = Daemon::start(&cfg, sshd.dir().join("daemon.log"));
-    let pid = format!("pid={}", d.child.id());
-    assert!(
-        wait_for(Duration::from_secs(15), || fs::read_to_string(&lock)
-            .is_ok_and(|s| s.contains(&pid))),
-        "{}",
-        d.log()
-    );
+    let (_src, cfg, mut d, _) = daemon_holding_a_hung_run(&sshd, &proxy, "1s");
     d.signal(libc::SIGTERM);
     assert_eq!(d.wait(Duration::from_secs(20)), Some(0), "{}", d.log());
     let out = backup(&cfg, &["status", "--json"]);

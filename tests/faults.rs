@@ -242,12 +242,7 @@ fn full_remote_disk_fails_clearly_and_cleans_up() {
     let src = d.path().join("src");
     fs::create_dir_all(&src).unwrap();
     write_random(&src.join("big.bin"), 32);
-    let cfg = sshd.write_config(&job(&src, "").replace("[jobs.t]", "[jobs.t]\n").to_string());
-    let text = fs::read_to_string(&cfg).unwrap().replace(
-        &format!("path = {}", toml_str(&sshd.remote_dir().to_string_lossy())),
-        &format!("path = {}", toml_str(&small.path().to_string_lossy())),
-    );
-    fs::write(&cfg, text).unwrap();
+    let cfg = sshd.write_config_at(small.path(), &job(&src, ""));
     let out = backup(&cfg, &["run", "t"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);

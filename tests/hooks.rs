@@ -110,12 +110,7 @@ fn on_failure_runs_after_a_failed_upload_without_masking_it() {
         hook("on_failure", &log, 7),
         hook("finally", &log, 0)
     );
-    let cfg = sshd.write_config(&jobs);
-    let text = fs::read_to_string(&cfg).unwrap().replace(
-        &format!("path = {}", toml_str(&sshd.remote_dir().to_string_lossy())),
-        &format!("path = {}", toml_str(&small.path().to_string_lossy())),
-    );
-    fs::write(&cfg, text).unwrap();
+    let cfg = sshd.write_config_at(small.path(), &jobs);
     let out = backup(&cfg, &["run", "t"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::sample::{job_toml, make_tree, snapshot_dirs};
+use common::sample::{backed_up, job_toml, make_tree, snapshot_dirs};
 use common::{backup, backup_cmd, describe};
 
 fn names(dirs: &[std::path::PathBuf]) -> Vec<String> {
@@ -55,11 +55,7 @@ fn prune_dry_run_removes_nothing_and_prune_removes_with_reasons() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     small_source(&root);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    for _ in 0..3 {
-        let out = backup(&cfg, &["run", "t"]);
-        assert!(out.status.success(), "{}", describe(&out));
-    }
+    let cfg = backed_up(&sshd, &root, 3);
     let job_dir = sshd.remote_dir().join("t");
     let before = names(&snapshot_dirs(&job_dir));
     let out = backup(&cfg, &["prune", "t"]);
@@ -139,11 +135,7 @@ fn an_interrupted_prune_never_lists_and_the_next_prune_finishes_it() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     small_source(&root);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    for _ in 0..3 {
-        let out = backup(&cfg, &["run", "t"]);
-        assert!(out.status.success(), "{}", describe(&out));
-    }
+    let cfg = backed_up(&sshd, &root, 3);
     let job_dir = sshd.remote_dir().join("t");
     let snaps = names(&snapshot_dirs(&job_dir));
     // What a prune killed after the rename and one removal leaves behind.

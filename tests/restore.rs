@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use backup_agent::layout::manifest::{FileEntry, Manifest, Stats};
-use common::sample::{flip_byte, job_toml, make_tree, snapshot_dirs};
+use common::sample::{backed_up, flip_byte, make_tree, snapshot_dirs};
 use common::{backup, backup_cmd, describe};
 use sha2::{Digest, Sha256};
 
@@ -24,9 +24,7 @@ fn round_trip_restores_identically_and_refuses_a_non_empty_target() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     make_tree(&root, 3);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    let out = backup(&cfg, &["run", "t"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let cfg = backed_up(&sshd, &root, 1);
 
     let dest = tempfile::tempdir().unwrap();
     let target = dest.path().join("restored");
@@ -54,9 +52,7 @@ fn a_path_subset_restores_only_that_subtree() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     make_tree(&root, 1);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    let out = backup(&cfg, &["run", "t"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let cfg = backed_up(&sshd, &root, 1);
     let id = snapshot_dirs(&sshd.remote_dir().join("t"))[0]
         .file_name()
         .unwrap()
@@ -200,9 +196,7 @@ fn a_corrupted_archive_exits_1_and_says_not_to_trust_the_target() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     make_tree(&root, 1);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    let out = backup(&cfg, &["run", "t"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let cfg = backed_up(&sshd, &root, 1);
     let snap = &snapshot_dirs(&sshd.remote_dir().join("t"))[0];
     flip_byte(&snap.join("files.tar.zst"));
 
@@ -223,9 +217,7 @@ fn cat_streams_the_exact_tar_and_survives_a_closed_stdout() {
     let src = tempfile::tempdir().unwrap();
     let root = src.path().join("data");
     make_tree(&root, 2);
-    let cfg = sshd.write_config(&job_toml("t", &root, ""));
-    let out = backup(&cfg, &["run", "t"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let cfg = backed_up(&sshd, &root, 1);
     let snap = &snapshot_dirs(&sshd.remote_dir().join("t"))[0];
     let stored = fs::read(snap.join("files.tar.zst")).unwrap();
     let expected = hex::encode(Sha256::digest(zstd::decode_all(&stored[..]).unwrap()));

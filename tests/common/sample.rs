@@ -51,6 +51,17 @@ pub fn job_toml(name: &str, root: &Path, extra: &str) -> String {
     )
 }
 
+/// Writes the config of job `t` backing up `root` and runs it `runs` times, each of which must
+/// succeed; returns the config.
+pub fn backed_up(sshd: &super::Sshd, root: &Path, runs: usize) -> std::path::PathBuf {
+    let cfg = sshd.write_config(&job_toml("t", root, ""));
+    for _ in 0..runs {
+        let out = super::backup(&cfg, &["run", "t"]);
+        assert!(out.status.success(), "{}", super::describe(&out));
+    }
+    cfg
+}
+
 /// Flips one byte in the middle of `path`.
 pub fn flip_byte(path: &Path) {
     let mut data = fs::read(path).unwrap();

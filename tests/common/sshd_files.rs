@@ -95,6 +95,21 @@ impl Sshd {
     /// Config whose remote connects to `port` (e.g. `proxy.port()`); that port is added to
     /// `known_hosts` via [`Self::trust_port`].
     pub fn write_config_port(&self, port: u16, remote_extra: &str, extra_jobs: &str) -> PathBuf {
+        self.write_config_full(port, &self.remote_dir(), remote_extra, extra_jobs)
+    }
+
+    /// Config whose remote base path is `path` instead of `remote_dir()` (e.g. a small tmpfs).
+    pub fn write_config_at(&self, path: &Path, extra_jobs: &str) -> PathBuf {
+        self.write_config_full(self.port, path, "", extra_jobs)
+    }
+
+    fn write_config_full(
+        &self,
+        port: u16,
+        path: &Path,
+        remote_extra: &str,
+        extra_jobs: &str,
+    ) -> PathBuf {
         if port != self.port {
             self.trust_port(port);
         }
@@ -110,7 +125,7 @@ impl Sshd {
         writeln!(text, "user = {}", toml_str(self.user())).unwrap();
         writeln!(text, "identity_file = {}", q(self.client_key())).unwrap();
         writeln!(text, "known_hosts = {}", q(self.known_hosts())).unwrap();
-        writeln!(text, "path = {}", q(self.remote_dir())).unwrap();
+        writeln!(text, "path = {}", q(path.to_path_buf())).unwrap();
         if !remote_extra.is_empty() {
             writeln!(text, "{}", remote_extra.trim_end()).unwrap();
         }
