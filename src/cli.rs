@@ -50,6 +50,10 @@ pub enum Command {
         /// Wait for a running instance of the job instead of refusing.
         #[arg(long)]
         wait: bool,
+        /// Make this machine the owner of the job's history on the remote, in place of the
+        /// machine recorded there (a replaced server taking over its predecessor's history).
+        #[arg(long)]
+        take_over: bool,
     },
     /// Run the scheduler until SIGTERM; SIGHUP reloads the config.
     Daemon,

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod logging;
 pub mod remote;
 pub mod report;
+pub mod repository;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

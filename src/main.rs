@@ -15,13 +15,21 @@ fn main() {
     let json = cli.log_format == backup_agent::cli::LogFormat::Json;
     let code = match backup_agent::commands::dispatch(cli) {
         Ok(code) => code,
+        Err(backup_agent::commands::CliError::Silent(code)) => code,
         Err(e) if json => {
             // Log collectors expect every stderr line to be one JSON object.
-            tracing::error!(exit_code = e.exit_code(), "{e}");
+            tracing::error!(
+                exit_code = e.exit_code(),
+                hint = e.hint().unwrap_or(""),
+                "{e}"
+            );
             e.exit_code()
         }
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
             e.exit_code()
         }
     };

@@ -69,11 +69,7 @@ fn the_job_timeout_cancels_the_run_and_kills_its_commands() {
     ));
     let out = backup(&good, &["run", "t"]);
     assert!(out.status.success(), "{}", describe(&out));
-    let left: Vec<_> = fs::read_dir(&job_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = common::snap::job_entries(&job_dir);
     assert_eq!(left.len(), 1, "{left:?}");
 }
 

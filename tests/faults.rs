@@ -38,11 +38,7 @@ fn job(src: &Path, extra: &str) -> String {
 fn remote_state(dir: &Path) -> (Vec<String>, Vec<String>) {
     let mut snaps = Vec::new();
     let mut hidden = Vec::new();
-    for e in fs::read_dir(dir)
-        .map(|r| r.flatten().collect::<Vec<_>>())
-        .unwrap_or_default()
-    {
-        let n = e.file_name().to_string_lossy().into_owned();
+    for n in common::snap::job_entries(dir) {
         if n.starts_with('.') {
             hidden.push(n)
         } else {

@@ -39,8 +39,12 @@ fn ten_runs_with_keep_last_3_leave_the_3_newest() {
     }
     let left = names(&snapshot_dirs(&job_dir));
     assert_eq!(left, made[7..].to_vec(), "the 3 newest remain");
-    let hidden: Vec<_> = fs::read_dir(&job_dir).unwrap().flatten().collect();
-    assert_eq!(hidden.len(), 3, "no .deleting or .partial left: {hidden:?}");
+    let hidden = common::snap::job_entries(&job_dir);
+    assert_eq!(
+        hidden.len(),
+        3,
+        "no .deleting, .partial or .lock left: {hidden:?}"
+    );
 
     let out = backup(&cfg, &["prune", "t", "--dry-run"]);
     assert!(out.status.success(), "{}", describe(&out));

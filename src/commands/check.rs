@@ -3,8 +3,7 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::layout::JobDir;
-use crate::remote::Connection;
+use crate::remote::{self, mkdir_all, write_small};
 
 pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
     println!(
@@ -22,7 +21,7 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
             .chain(j.commands.iter().map(|c| format!("{}(cmd)", c.name)))
             .collect();
         println!(
-            "job {}: {} -> {}:{}/{} schedule={} verify={} [{}]",
+            "job {}: {} -> {} {}/{} schedule={} verify={} [{}]",
             j.name,
             if what.is_empty() {
                 "-".to_string()
@@ -44,9 +43,14 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
     for r in cfg.remotes.values() {
         match probe(r).await {
             Ok(()) => println!(
-                "remote {}: ok ({}, host key trusted, key accepted, {} writable)",
+                "remote {}: ok ({}{}, {} writable)",
                 r.name,
                 r.display_addr(),
+                if r.sftp().is_some() {
+                    ", host key trusted, key accepted"
+                } else {
+                    ""
+                },
                 r.path
             ),
             Err(e) => {
@@ -66,15 +70,18 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
 }
 
 async fn probe(r: &std::sync::Arc<crate::config::RemoteConfig>) -> Result<(), CliError> {
-    let conn = Connection::open(r).await?;
-    let sftp = conn.sftp().await?;
-    sftp.mkdir_all(&r.path).await?;
-    let probe = JobDir::new(
-        &r.path,
-        &format!(".backup-agent-probe-{}", std::process::id()),
-    );
-    sftp.write_small(probe.path(), b"probe\n").await?;
-    sftp.remove_file(probe.path()).await?;
-    conn.close().await;
-    Ok(())
+    let remote = remote::open(r).await?;
+    let result = async {
+        mkdir_all(remote.as_ref(), &r.path).await?;
+        let probe = format!(
+            "{}/.backup-agent-probe-{}",
+            r.path.trim_end_matches('/'),
+            std::process::id()
+        );
+        write_small(remote.as_ref(), &probe, b"probe\n").await?;
+        remote.remove_file(&probe).await
+    }
+    .await;
+    remote.close().await;
+    Ok(result?)
 }

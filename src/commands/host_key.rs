@@ -14,6 +14,11 @@ pub async fn host_key(cfg: &Config, name: &str) -> Result<i32, CliError> {
             cfg.remotes.keys().cloned().collect::<Vec<_>>().join(", ")
         ))
     })?;
+    let Some(remote) = remote.sftp() else {
+        return Err(CliError::Usage(format!(
+            "remote {name:?} is a local directory: it has no host key"
+        )));
+    };
     let keys = scan_host_keys(remote).await?;
     if keys.is_empty() {
         return Err(CliError::Failed(format!(

@@ -1,20 +1,27 @@
-//! `backup list JOB [--json]`: committed snapshots only (a directory named by an id that holds
-//! a readable manifest), oldest first.
+//! `backup list JOB [--json]`: committed snapshots (a directory named by an id that holds a
+//! manifest describing that very directory), oldest first, each with the host that made it;
+//! damaged ones are listed too, flagged, so that nothing on the server is silently skipped.
 
 use serde::Serialize;
 
 use super::{CliError, job};
 use crate::config::Config;
-use crate::layout::{self, JobDir, Manifest};
-use crate::remote::{Connection, Sftp};
+use crate::job::report_bytes as human_bytes;
+use crate::remote::{self, Remote, RetryReads};
+use crate::repository::{Listing, Repository};
 
-/// One line of `list --json`; its fields are documented in the README and kept stable.
+/// One entry of `list --json`; its fields are documented in the README and kept stable.
 #[derive(Debug, Serialize)]
 pub struct Listed {
     pub id: String,
     pub time: String,
+    /// The host whose agent made it (from its manifest).
+    pub host: String,
     pub size: u64,
     pub files: Vec<ListedFile>,
+    /// Set when the snapshot cannot be trusted: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -26,21 +33,22 @@ pub struct ListedFile {
 
 pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError> {
     let j = job(cfg, name)?;
-    let conn = Connection::open(&j.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&j.remote.path, &j.name);
-    let snaps = committed(&sftp, &dir).await?;
-    conn.close().await;
-    crate::report::snapshots_seen(cfg, &j.name, snaps.len() as u64);
-    let listed: Vec<Listed> = snaps
+    let remote: std::sync::Arc<dyn Remote> =
+        std::sync::Arc::new(RetryReads(remote::open(&j.remote).await?));
+    let repo = Repository::new(remote.clone(), &j.remote.path, &j.name);
+    let listing = repo.listing().await;
+    remote.close().await;
+    let Listing { snapshots, damaged } = listing?;
+    crate::report::snapshots_seen(cfg, &j.name, snapshots.len() as u64);
+    let mut listed: Vec<Listed> = snapshots
         .iter()
-        .map(|m| Listed {
-            id: m.snapshot.clone(),
-            time: layout::SnapshotId::parse(&m.snapshot)
-                .map(|i| i.time().to_rfc3339())
-                .unwrap_or_default(),
-            size: m.files.iter().map(|f| f.size).sum(),
-            files: m
+        .map(|s| Listed {
+            id: s.id.to_string(),
+            time: s.id.time().to_rfc3339(),
+            host: s.manifest.host.clone(),
+            size: s.manifest.files.iter().map(|f| f.size).sum(),
+            files: s
+                .manifest
                 .files
                 .iter()
                 .map(|f| ListedFile {
@@ -49,38 +57,50 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
                     sha256: f.sha256.clone(),
                 })
                 .collect(),
+            damaged: None,
         })
+        .chain(damaged.iter().map(|d| Listed {
+            id: d.id.to_string(),
+            time: d.id.time().to_rfc3339(),
+            host: String::new(),
+            size: 0,
+            files: Vec::new(),
+            damaged: Some(d.problem.clone()),
+        }))
         .collect();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&listed).map_err(|e| CliError::Failed(e.to_string()))?
-        );
+        let text =
+            serde_json::to_string_pretty(&listed).map_err(|e| CliError::Failed(e.to_string()))?;
+        super::out::print_line(&text)?;
         return Ok(0);
     }
     if listed.is_empty() {
-        println!("no snapshots of job {name} on {}", dir.path());
+        super::out::print_line(&format!(
+            "no snapshots of job {name} on {}",
+            repo.describe()
+        ))?;
     }
     for l in &listed {
-        println!(
-            "{}  {}  {:>10}",
+        if let Some(why) = &l.damaged {
+            super::out::print_line(&format!("{}  {}  DAMAGED: {why}", l.id, l.time))?;
+            continue;
+        }
+        super::out::print_line(&format!(
+            "{}  {}  {:>10}  host {}",
             l.id,
             l.time,
-            crate::job::report_bytes(l.size)
-        );
+            human_bytes(l.size),
+            l.host
+        ))?;
         for f in &l.files {
-            println!(
+            super::out::print_line(&format!(
                 "    {:<24} {:>10}  sha256:{}",
                 f.name,
-                crate::job::report_bytes(f.size),
+                human_bytes(f.size),
                 f.sha256
-            );
+            ))?;
         }
     }
     Ok(0)
-}
-
-/// Manifests of the committed snapshots under `dir`, oldest first (see `job::snapshots`).
-pub async fn committed(sftp: &Sftp, dir: &JobDir) -> Result<Vec<Manifest>, CliError> {
-    Ok(crate::job::snapshots::committed(sftp, dir).await?)
 }

@@ -5,6 +5,7 @@ mod check;
 mod daemon;
 mod host_key;
 mod list;
+mod out;
 mod prune;
 mod restore;
 mod run;
@@ -16,12 +17,21 @@ use std::fmt;
 use crate::cli::{Cli, Command};
 use crate::config::{self, Config, ConfigError, JobConfig};
 
-/// An error printed once by `main`, with its exit code (DESIGN.md: 1 failed, 2 usage/config).
+/// An error printed once by `main`, with its exit code (DESIGN.md: 1 failed, 2 usage/config)
+/// and, apart, what to do about it.
 #[derive(Debug)]
 pub enum CliError {
     Usage(String),
     Config(ConfigError),
     Failed(String),
+    /// Nothing to print: stdout went away (`| head`); exit with this code.
+    Silent(i32),
+    /// Usage (`code` 2) or failure (1) with a hint `main` prints on its own line.
+    Hinted {
+        code: i32,
+        message: String,
+        hint: String,
+    },
 }
 
 impl CliError {
@@ -29,6 +39,27 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
             CliError::Failed(_) => 1,
+            CliError::Hinted { code, .. } | CliError::Silent(code) => *code,
+        }
+    }
+
+    /// What the operator can do, printed once as `hint: ...` (config errors carry their own).
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            CliError::Hinted { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+
+    /// A failure (exit 1) with the hint of the error behind it, if any.
+    pub fn failed(message: String, hint: Option<String>) -> CliError {
+        match hint {
+            Some(hint) => CliError::Hinted {
+                code: 1,
+                message,
+                hint,
+            },
+            None => CliError::Failed(message),
         }
     }
 }
@@ -37,7 +68,9 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => write!(f, "{m}"),
+            CliError::Hinted { message, .. } => write!(f, "{message}"),
             CliError::Config(e) => write!(f, "{e}"),
+            CliError::Silent(_) => Ok(()),
         }
     }
 }
@@ -50,16 +83,29 @@ impl From<ConfigError> for CliError {
 
 impl From<crate::remote::RemoteError> for CliError {
     fn from(e: crate::remote::RemoteError) -> Self {
-        CliError::Failed(e.to_string())
+        CliError::failed(e.to_string(), e.hint())
+    }
+}
+
+impl From<crate::repository::RepoError> for CliError {
+    fn from(e: crate::repository::RepoError) -> Self {
+        match e {
+            // Asking for a snapshot that does not exist is a usage error (exit 2).
+            crate::repository::RepoError::NoSnapshot { message, hint } => CliError::Hinted {
+                code: 2,
+                message,
+                hint,
+            },
+            e => CliError::failed(e.to_string(), e.hint()),
+        }
     }
 }
 
 impl From<crate::job::JobError> for CliError {
     fn from(e: crate::job::JobError) -> Self {
         match e {
-            // Asking for a snapshot that does not exist is a usage error (exit 2).
-            crate::job::JobError::Snapshot(m) => CliError::Usage(m),
-            e => CliError::Failed(e.to_string()),
+            crate::job::JobError::Repository(r) => r.into(),
+            e => CliError::failed(e.to_string(), e.hint()),
         }
     }
 }
@@ -77,7 +123,16 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             all,
             dry_run,
             wait,
-        } => rt.block_on(run::run(&load()?, &jobs, all, dry_run, wait)),
+            take_over,
+        } => {
+            let opts = crate::job::RunOptions {
+                dry_run,
+                wait_for_lock: wait,
+                progress_bar: true,
+                take_over,
+            };
+            rt.block_on(run::run(&load()?, &jobs, all, &opts))
+        }
         Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
         Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),

@@ -1,13 +1,17 @@
 //! `backup prune JOB... | --all [--dry-run]`: a table of every committed snapshot with its
-//! verdict and the rules behind it, then the removals. Takes each job's lock, so it never
-//! races a run of the same job.
+//! verdict and the rules behind it, then the removals. Takes each job's local lock and the
+//! history's lock on the server, so it never races a run of the same job from any agent, and
+//! refuses a history another machine owns. A dry run goes through the same steps over a
+//! remote that changes nothing.
+
+use std::sync::Arc;
 
 use super::{CliError, select_jobs};
 use crate::config::{Config, JobConfig};
 use crate::job::lock::{self, LockError};
 use crate::job::prune::{Pruned, prune as prune_job};
-use crate::layout::JobDir;
-use crate::remote::Connection;
+use crate::remote::{self, DryRun, Remote, RetryReads};
+use crate::repository::{Owner, Repository};
 use crate::retention::Policy;
 
 pub async fn prune(
@@ -18,20 +22,26 @@ pub async fn prune(
 ) -> Result<i32, CliError> {
     let jobs = select_jobs(cfg, names, all)?;
     let mut failures = Vec::new();
+    let mut hint = None;
     for j in jobs {
         if let Err(e) = one(cfg, j, dry_run).await {
-            eprintln!("error: job {}: {e}", j.name);
             failures.push(format!("job {}: {e}", j.name));
+            if let Some(h) = e.hint() {
+                hint.get_or_insert_with(|| h.to_string());
+            }
         }
     }
     if failures.is_empty() {
         Ok(0)
     } else {
-        Err(CliError::Failed(format!(
-            "prune failed for {} job(s):\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        )))
+        Err(CliError::failed(
+            format!(
+                "prune failed for {} job(s):\n  {}",
+                failures.len(),
+                failures.join("\n  ")
+            ),
+            hint,
+        ))
     }
 }
 
@@ -40,22 +50,35 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError>
     let _lock = match lock::acquire(&cfg.agent.state_dir, &j.name, false) {
         Ok(l) => l,
         Err(LockError::Held(who)) => {
-            return Err(CliError::Failed(format!(
-                "{who}\nhint: prune again when the run has finished"
-            )));
+            return Err(CliError::failed(
+                who,
+                Some("prune again when the run has finished".into()),
+            ));
         }
         Err(LockError::Io(e)) => {
-            return Err(CliError::Failed(format!(
-                "{e}\nhint: check that state_dir is writable"
-            )));
+            return Err(CliError::failed(
+                e,
+                Some("check that state_dir is writable".into()),
+            ));
         }
     };
-    let conn = Connection::open(&j.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&j.remote.path, &j.name);
+    let real: Arc<dyn Remote> = Arc::new(RetryReads(remote::open(&j.remote).await?));
+    let remote: Arc<dyn Remote> = if dry_run {
+        Arc::new(DryRun::new(real.clone()))
+    } else {
+        real.clone()
+    };
+    let repo = Repository::new(remote, &j.remote.path, &j.name);
     let tz = cfg.agent.timezone;
-    let result = prune_job(&sftp, &dir, &policy, tz, dry_run, None).await;
-    conn.close().await;
+    let me = Owner::this_machine(&cfg.agent.host_name);
+    let result = async {
+        let held = repo.lock_for_write(&me, false).await?;
+        let pruned = prune_job(&repo, &policy, tz, None).await;
+        held.release().await;
+        pruned.map_err(CliError::from)
+    }
+    .await;
+    real.close().await;
     let p = result?;
     if !dry_run {
         crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
@@ -65,7 +88,7 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError>
 }
 
 fn print_table(j: &JobConfig, p: &Pruned, policy: &Policy, tz: chrono_tz::Tz, dry_run: bool) {
-    let remove = p.decisions.len() - p.remaining;
+    let remove = p.decisions.iter().filter(|d| !d.keep).count();
     println!(
         "job {}: {} snapshot(s), keep {}, {} {}{}",
         j.name,
@@ -79,6 +102,9 @@ fn print_table(j: &JobConfig, p: &Pruned, policy: &Policy, tz: chrono_tz::Tz, dr
             ""
         }
     );
+    for d in &p.damaged {
+        println!("  {}  DAMAGED, kept and not counted: {}", d.id, d.problem);
+    }
     for id in &p.finished {
         println!(
             "  {id}  {}: an interrupted removal",

@@ -9,7 +9,8 @@ impl From<RestoreError> for CliError {
     fn from(e: RestoreError) -> Self {
         match e {
             RestoreError::Usage(m) => CliError::Usage(m),
-            RestoreError::Failed(m) => CliError::Failed(m),
+            RestoreError::Repository(r) => r.into(),
+            e => CliError::failed(e.to_string(), e.hint()),
         }
     }
 }

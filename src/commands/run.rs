@@ -9,19 +9,15 @@ pub async fn run(
     cfg: &Config,
     names: &[String],
     all: bool,
-    dry_run: bool,
-    wait: bool,
+    opts: &RunOptions,
 ) -> Result<i32, CliError> {
     let jobs = select_jobs(cfg, names, all)?;
-    let opts = RunOptions {
-        dry_run,
-        wait_for_lock: wait,
-        progress_bar: true,
-    };
+    let dry_run = opts.dry_run;
     let mut worst = 0;
     let mut failures = Vec::new();
+    let mut hints = Vec::new();
     for j in jobs {
-        let (report, err) = job::run_observed(cfg, j, &opts).await;
+        let (report, err) = job::run_observed(cfg, j, opts).await;
         if dry_run && err.is_none() {
             continue;
         }
@@ -35,11 +31,17 @@ pub async fn run(
                 j.name,
                 report.error.clone().unwrap_or_default()
             ));
+            if let Some(h) = err.as_ref().and_then(|e| e.hint())
+                && !hints.contains(&h)
+            {
+                hints.push(h);
+            }
         }
         worst = worse(worst, report.outcome.exit_code());
     }
     if !failures.is_empty() {
-        return Err(CliError::Failed(failures.join("\n")));
+        let hint = (!hints.is_empty()).then(|| hints.join("\nhint: "));
+        return Err(CliError::failed(failures.join("\n"), hint));
     }
     Ok(worst)
 }

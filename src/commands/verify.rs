@@ -1,13 +1,12 @@
 //! `backup verify JOB [SNAPSHOT | --all] [--read]`: one report line per file, a verdict per
-//! snapshot, exit 1 naming every file that does not match.
+//! snapshot, exit 1 naming every file that does not match and every damaged snapshot.
 
+use super::out::print_line;
 use super::{CliError, job};
 use crate::config::Config;
-use crate::job::check::{SnapshotCheck, check_snapshot};
 use crate::job::report_bytes;
-use crate::job::snapshots::{committed, resolve};
-use crate::layout::JobDir;
-use crate::remote::Connection;
+use crate::remote::{self, Remote, RetryReads};
+use crate::repository::{Repository, SnapshotCheck};
 
 pub async fn verify(
     cfg: &Config,
@@ -17,21 +16,56 @@ pub async fn verify(
     read: bool,
 ) -> Result<i32, CliError> {
     let j = job(cfg, name)?;
-    let conn = Connection::open(&j.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&j.remote.path, &j.name);
-    let manifests = if all {
-        committed(&sftp, &dir).await?
-    } else {
-        vec![resolve(&sftp, &dir, name, snapshot.unwrap_or("latest")).await?]
-    };
-    if manifests.is_empty() {
-        println!("no snapshots of job {name} on {}", dir.path());
+    let remote: std::sync::Arc<dyn Remote> =
+        std::sync::Arc::new(RetryReads(remote::open(&j.remote).await?));
+    let repo = Repository::new(remote.clone(), &j.remote.path, &j.name);
+    let result = check(&repo, snapshot, all, read).await;
+    remote.close().await;
+    let bad = result?;
+    if bad.is_empty() {
+        return Ok(0);
     }
+    Err(CliError::failed(
+        format!(
+            "verify of job {name} found {} problem(s):\n  {}",
+            bad.len(),
+            bad.join("\n  ")
+        ),
+        Some("restore from an intact snapshot; a damaged one cannot be repaired".into()),
+    ))
+}
+
+/// Every problem found, each prefixed with its snapshot.
+async fn check(
+    repo: &Repository,
+    snapshot: Option<&str>,
+    all: bool,
+    read: bool,
+) -> Result<Vec<String>, CliError> {
     let mut bad = Vec::new();
-    for m in &manifests {
-        let check = check_snapshot(&conn, &sftp, &dir, m, read).await?;
-        print_check(&check);
+    let snapshots = if all {
+        let listing = repo.listing().await?;
+        for d in &listing.damaged {
+            print_line(&format!(
+                "snapshot {}\n  FAIL  {}\n  DAMAGED",
+                d.id, d.problem
+            ))?;
+            bad.push(format!("{}: {}", d.id, d.problem));
+        }
+        listing.snapshots
+    } else {
+        vec![repo.resolve(snapshot.unwrap_or("latest")).await?]
+    };
+    if snapshots.is_empty() && bad.is_empty() {
+        print_line(&format!(
+            "no snapshots of job {} on {}",
+            repo.job(),
+            repo.describe()
+        ))?;
+    }
+    for s in &snapshots {
+        let check = repo.check(s, read).await?;
+        print_check(&check)?;
         if !check.is_ok() {
             bad.extend(
                 check
@@ -42,32 +76,28 @@ pub async fn verify(
             );
         }
     }
-    conn.close().await;
-    if bad.is_empty() {
-        return Ok(0);
-    }
-    Err(CliError::Failed(format!(
-        "verify of job {name} found {} problem(s):\n  {}\nhint: restore from an intact snapshot; a damaged one cannot be repaired",
-        bad.len(),
-        bad.join("\n  ")
-    )))
+    Ok(bad)
 }
 
-fn print_check(c: &SnapshotCheck) {
-    println!("snapshot {}", c.id);
+fn print_check(c: &SnapshotCheck) -> Result<(), CliError> {
+    print_line(&format!("snapshot {}", c.id))?;
     for p in &c.problems {
-        println!("  FAIL  {p}");
+        print_line(&format!("  FAIL  {p}"))?;
     }
     for f in &c.files {
         match &f.problem {
-            None => println!("  ok    {:<24} {:>10}", f.name, report_bytes(f.size)),
-            Some(p) => println!("  FAIL  {p}"),
+            None => print_line(&format!(
+                "  ok    {:<24} {:>10}",
+                f.name,
+                report_bytes(f.size)
+            ))?,
+            Some(p) => print_line(&format!("  FAIL  {p}"))?,
         }
     }
-    println!(
+    print_line(&format!(
         "  {} ({} file(s), hashed by {})",
         if c.is_ok() { "intact" } else { "DAMAGED" },
         c.files.len(),
         c.method
-    );
+    ))
 }

@@ -14,14 +14,7 @@ use super::model::{self, Agent};
 use super::resolved::*;
 use super::validate::{err, resolve_agent};
 
-/// Job and command names become file and directory names on the server.
-pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('.')
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b))
-}
+pub use crate::layout::valid_name;
 
 pub(super) fn resolve_job(
     p: &Parsed,

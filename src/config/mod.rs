@@ -12,7 +12,8 @@ mod validate;
 pub use duration::HumanDuration;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
-pub use model::{Compression, Hooks, Notify, Retention, VerifyMode};
+pub use model::{Compression, Hooks, Notify, RemoteType, Retention, VerifyMode};
 pub use resolved::{
-    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, Source,
+    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, SftpConfig,
+    Source, Transport,
 };

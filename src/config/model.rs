@@ -35,6 +35,9 @@ pub struct Agent {
     pub metrics_file: Option<PathBuf>,
     pub metrics_listen: Option<Spanned<String>>,
     pub notify: Option<Notify>,
+    /// The name this machine goes by: in `{host}` of a remote's path, in each snapshot's
+    /// manifest and in the ownership record of a history. Default: the short host name.
+    pub host_name: Option<Spanned<String>>,
 }
 
 impl Default for Agent {
@@ -47,35 +50,70 @@ impl Default for Agent {
             metrics_file: None,
             metrics_listen: None,
             notify: None,
+            host_name: None,
         }
     }
 }
 
+/// What carries the bytes: an SFTP server, or a directory on this machine (a mounted disk,
+/// NFS, or the backup server itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemoteType {
+    #[default]
+    Sftp,
+    Local,
+}
+
+/// Every SFTP key is optional here so that validation can say which ones a `local` remote
+/// must not have and which ones an `sftp` remote lacks, with the file and line.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Remote {
-    pub host: String,
-    #[serde(default = "default_port")]
-    pub port: u16,
-    pub user: String,
-    pub identity_file: PathBuf,
+    #[serde(rename = "type", default)]
+    pub kind: RemoteType,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub identity_file: Option<PathBuf>,
     pub identity_passphrase_file: Option<PathBuf>,
     /// OpenSSH known_hosts file; required unless `host_key_fingerprint` pins the key.
     pub known_hosts: Option<PathBuf>,
     /// `SHA256:...` as printed by `ssh-keygen -lf` or `backup host-key`.
     pub host_key_fingerprint: Option<Spanned<String>>,
-    /// Base directory on the server; snapshots go to `<path>/<job>/`.
+    /// Base directory; snapshots go to `<path>/<job>/`. May hold `{host}`.
     pub path: Spanned<String>,
-    #[serde(default = "default_connect_timeout")]
-    pub connect_timeout: HumanDuration,
+    pub connect_timeout: Option<HumanDuration>,
     /// SFTP channels one upload spreads its writes over (one connection). More than one helps
     /// on high-latency links where sshd's 2 MiB per-channel window caps throughput; 3 measured
     /// best with shared/bench/wan.sh at 20 ms RTT (2: 90 MB/s, 3: 102, 4: 103).
-    #[serde(default = "default_channels")]
-    pub channels: u32,
+    pub channels: Option<u32>,
     /// SFTP write requests in flight per channel.
-    #[serde(default = "default_requests_in_flight")]
-    pub requests_in_flight: u32,
+    pub requests_in_flight: Option<u32>,
+}
+
+impl Remote {
+    /// The SFTP-only keys that are set, for the error on a `local` remote.
+    pub fn sftp_keys_set(&self) -> Vec<&'static str> {
+        [
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("user", self.user.is_some()),
+            ("identity_file", self.identity_file.is_some()),
+            (
+                "identity_passphrase_file",
+                self.identity_passphrase_file.is_some(),
+            ),
+            ("known_hosts", self.known_hosts.is_some()),
+            ("host_key_fingerprint", self.host_key_fingerprint.is_some()),
+            ("connect_timeout", self.connect_timeout.is_some()),
+            ("channels", self.channels.is_some()),
+            ("requests_in_flight", self.requests_in_flight.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -216,18 +254,6 @@ fn default_max_concurrent() -> u32 {
 }
 fn default_shutdown_timeout() -> HumanDuration {
     HumanDuration(std::time::Duration::from_secs(300))
-}
-fn default_port() -> u16 {
-    22
-}
-fn default_connect_timeout() -> HumanDuration {
-    HumanDuration(std::time::Duration::from_secs(30))
-}
-fn default_channels() -> u32 {
-    3
-}
-fn default_requests_in_flight() -> u32 {
-    16
 }
 fn default_true() -> bool {
     true

@@ -36,6 +36,8 @@ pub struct AgentConfig {
     pub shutdown_timeout: Duration,
     pub metrics_file: PathBuf,
     pub metrics_listen: Option<SocketAddr>,
+    /// This machine's name for `{host}`, manifests and history ownership.
+    pub host_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,23 +49,55 @@ pub enum HostKeyCheck {
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
     pub name: String,
+    /// Absolute base path (on the server, or on this machine for a local remote), without a
+    /// trailing slash, with `{host}` already replaced.
+    pub path: String,
+    pub transport: Transport,
+}
+
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Sftp(SftpConfig),
+    /// A directory on this machine.
+    Local,
+}
+
+#[derive(Debug, Clone)]
+pub struct SftpConfig {
+    /// The remote's name in the config, for hints such as `backup host-key NAME`.
+    pub name: String,
     pub host: String,
     pub port: u16,
     pub user: String,
     pub identity_file: PathBuf,
     pub identity_passphrase_file: Option<PathBuf>,
     pub host_key: HostKeyCheck,
-    /// Absolute base path on the server, without a trailing slash.
-    pub path: String,
     pub connect_timeout: Duration,
     pub channels: usize,
     pub requests_in_flight: usize,
 }
 
-impl RemoteConfig {
+impl SftpConfig {
     /// `user@host:port`, for messages.
     pub fn display_addr(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+impl RemoteConfig {
+    /// Where the snapshots go, for messages: `user@host:port` or `local`.
+    pub fn display_addr(&self) -> String {
+        match &self.transport {
+            Transport::Sftp(s) => s.display_addr(),
+            Transport::Local => "local".to_string(),
+        }
+    }
+
+    pub fn sftp(&self) -> Option<&SftpConfig> {
+        match &self.transport {
+            Transport::Sftp(s) => Some(s),
+            Transport::Local => None,
+        }
     }
 }
 

@@ -26,6 +26,7 @@ impl Runner for JobRunner {
             dry_run: false,
             wait_for_lock: false,
             progress_bar: false,
+            take_over: false,
         };
         match config.job(&name) {
             Some(job) => job::run_observed(&config, job, &opts).await,

@@ -18,9 +18,8 @@ pub(super) fn dry_run(
         job.name
     );
     println!(
-        "  destination: {}@{}:{}",
-        job.remote.user,
-        job.remote.host,
+        "  destination: {}:{}",
+        job.remote.display_addr(),
         dir.snapshot(id)
     );
     for s in &job.sources {

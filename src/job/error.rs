@@ -1,41 +1,59 @@
-//! Why a run failed, and whether the daemon should try again.
+//! Why a run failed, whether the daemon should try again, and what the operator can do (the
+//! hint, printed once by `main` on its own line).
 
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::remote::RemoteError;
+use crate::repository::RepoError;
 
 #[derive(Debug, Error)]
 pub enum JobError {
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Repository(#[from] RepoError),
     #[error("{0}")]
     Source(String),
     #[error("verification failed: {0}")]
     Verify(String),
     #[error("{0}")]
     Command(String),
-    #[error("{0}")]
+    /// The `before` hook failed: nothing was uploaded.
+    #[error("the run was aborted before anything was uploaded: {0}")]
     Hook(String),
+    /// This job runs already, from this state directory.
     #[error("{0}")]
     Locked(String),
     #[error("the run did not finish within {} (the job's timeout); nothing was committed", humantime::format_duration(*.0))]
     Timeout(Duration),
     #[error("{0}")]
     Local(String),
-    /// The snapshot asked for does not exist (or is not committed).
-    #[error("{0}")]
-    Snapshot(String),
 }
 
 impl JobError {
-    /// Failures that may pass by themselves: the network, the server, a timeout.
+    /// Failures that may pass by themselves: the network, the server, a timeout, another
+    /// agent's lock on the server.
     pub fn is_transient(&self) -> bool {
         match self {
             JobError::Remote(e) => e.is_transient(),
+            JobError::Repository(e) => e.is_transient(),
             JobError::Timeout(_) => true,
             _ => false,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            JobError::Remote(e) => e.hint(),
+            JobError::Repository(e) => e.hint(),
+            JobError::Hook(_) => Some("fix the hook or what it checks, then run the job again".into()),
+            JobError::Locked(_) => Some("wait for it to finish, or use --wait".into()),
+            JobError::Verify(_) => Some(
+                "what landed on the server is not what was sent: check the server's disk, then run the job again".into(),
+            ),
+            _ => None,
         }
     }
 }

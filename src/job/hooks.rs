@@ -35,12 +35,9 @@ pub async fn before(job: &JobConfig, dry_run: bool) -> Result<(), JobError> {
         error: None,
         bytes: 0,
     };
-    run_hook(job, "before", argv, &env).await.map_err(|e| {
-        JobError::Hook(format!(
-            "the run was aborted before anything was uploaded: {e}\n\
-             hint: fix the hook or what it checks, then run the job again"
-        ))
-    })
+    run_hook(job, "before", argv, &env)
+        .await
+        .map_err(JobError::Hook)
 }
 
 /// Runs `after` or `on_failure`, then `finally`, once the run's `result` is known.

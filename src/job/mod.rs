@@ -1,9 +1,7 @@
-//! One run of a job, end to end: lock, connect, clean up after crashed runs, stream every
-//! source into `.<id>.partial/`, verify what landed, write the checksums and the manifest
-//! last, rename the directory to `<id>`, then apply retention.
+//! One run of a job, end to end: the local lock, hooks, connect, the history's lock and owner
+//! check, stream every source into a new snapshot of the repository, verify what landed,
+//! commit it, then apply retention.
 
-pub mod check;
-mod commit;
 mod dry_run;
 mod error;
 mod hooks;
@@ -13,9 +11,7 @@ mod progress;
 pub mod prune;
 mod report;
 mod run;
-pub mod snapshots;
 mod streams;
-pub mod verify;
 
 pub use error::JobError;
 pub use observed::run_observed;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report::human_bytes;
+use crate::remote::Counted;
 use crate::snapshot::Progress;
 
 pub struct Display {
@@ -16,7 +17,12 @@ pub struct Display {
 }
 
 impl Display {
-    pub fn start(job: &str, progress: Arc<Progress>, allow_bar: bool) -> Display {
+    pub fn start(
+        job: &str,
+        progress: Arc<Progress>,
+        counted: Arc<Counted>,
+        allow_bar: bool,
+    ) -> Display {
         let bar = (allow_bar && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new_spinner();
             b.set_style(
@@ -38,7 +44,7 @@ impl Display {
             loop {
                 tokio::time::sleep(tick).await;
                 let read = progress.read.load(Ordering::Relaxed);
-                let sent = progress.sent.load(Ordering::Relaxed);
+                let sent = counted.written.load(Ordering::Relaxed);
                 let rate = sent as f64 / start.elapsed().as_secs_f64().max(0.001);
                 let msg = format!(
                     "{} read, {} sent, {}/s",

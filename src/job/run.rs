@@ -1,6 +1,6 @@
-//! The run itself. Every step that can fail returns before the rename, so a failed run never
-//! leaves anything that looks like a snapshot; cleanup of a failed upload is best effort, and
-//! whatever it cannot remove is removed by the next run.
+//! The run itself. Every step that can fail returns before the commit's rename, so a failed
+//! run never leaves anything that looks like a snapshot; cleanup of a failed upload is best
+//! effort, and whatever it cannot remove is removed by the next run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,17 +8,15 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::JobError;
-use super::commit::commit;
 use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::report::{Outcome, RunReport};
 use super::streams;
-use super::verify::{self, Expected};
 use crate::config::{Config, JobConfig};
 use crate::layout::manifest::Manifest;
-use crate::layout::{self, Entry, JobDir, SnapshotId};
-use crate::remote::{Connection, RemoteError, Sftp};
+use crate::remote::{self, Counted, Progressed, Remote};
+use crate::repository::{Owner, Pending, Repository, verify::check_files};
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +26,8 @@ pub struct RunOptions {
     pub wait_for_lock: bool,
     /// Show a progress bar when stderr is a terminal.
     pub progress_bar: bool,
+    /// Record this machine as the owner of the job's history even if another one is.
+    pub take_over: bool,
 }
 
 /// Runs `job` once. The report is always returned; the error, when there is one, says whether
@@ -54,9 +54,7 @@ pub async fn run(
     };
     tracing::info!(job = %job.name, remote = %job.remote.name, dry_run = opts.dry_run, "run started");
     let result = match lock::acquire(&config.agent.state_dir, &job.name, opts.wait_for_lock) {
-        Err(LockError::Held(who)) => Err(JobError::Locked(format!(
-            "{who}; wait for it to finish, or use --wait"
-        ))),
+        Err(LockError::Held(who)) => Err(JobError::Locked(who)),
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
             "{e}; check that state_dir is writable"
         ))),
@@ -64,7 +62,7 @@ pub async fn run(
             let result = match hooks::before(job, opts.dry_run).await {
                 Err(e) => Err(e),
                 Ok(()) => {
-                    let run = attempt(job, config.agent.timezone, opts, &mut report);
+                    let run = attempt(config, job, opts, &mut report);
                     match tokio::time::timeout(job.timeout, run).await {
                         Ok(r) => r,
                         Err(_) => Err(JobError::Timeout(job.timeout)),
@@ -96,39 +94,66 @@ pub async fn run(
 }
 
 async fn attempt(
+    config: &Config,
     job: &JobConfig,
-    tz: chrono_tz::Tz,
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
     check_sources(job)?;
     streams::check_commands(job)?;
-    let dir = JobDir::new(&job.remote.path, &job.name);
     if opts.dry_run {
+        let dir = crate::layout::JobDir::new(&job.remote.path, &job.name);
         return super::dry_run::dry_run(job, &dir, report);
     }
-    let conn = Connection::open(&job.remote).await?;
-    let sftp = conn.sftp().await?;
-    sftp.mkdir_all(dir.path()).await?;
-    let id = new_snapshot_id(&sftp, &dir).await?;
-    let partial = dir.partial(id);
-    sftp.mkdir(&partial).await?;
-    let result = upload_and_commit(job, &conn, &sftp, &dir, id, opts, report).await;
+    let counted = Arc::new(Counted::default());
+    let remote: Arc<dyn Remote> = Arc::new(Progressed::new(
+        remote::open(&job.remote).await?,
+        counted.clone(),
+    ));
+    let repo = Repository::new(remote.clone(), &job.remote.path, &job.name);
+    let me = Owner::this_machine(&config.agent.host_name);
+    let result = match repo.lock_for_write(&me, opts.take_over).await {
+        Err(e) => Err(e.into()),
+        Ok(held) => {
+            let result = write_snapshot(config, job, &repo, &me, counted, opts, report).await;
+            // A lost connection cannot release the lock; it expires (see repository/lock.rs).
+            let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
+            result
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), remote.close()).await;
+    result
+}
+
+async fn write_snapshot(
+    config: &Config,
+    job: &JobConfig,
+    repo: &Repository,
+    me: &Owner,
+    counted: Arc<Counted>,
+    opts: &RunOptions,
+    report: &mut RunReport,
+) -> Result<(), JobError> {
+    let pending = repo.begin().await?;
+    let result = upload_and_commit(job, repo, &pending, me, counted, opts, report).await;
     match &result {
         Ok(()) => {
-            report.snapshot = Some(id.to_string());
-            super::prune::after_run(&sftp, &dir, job, tz, id, report).await;
+            report.snapshot = Some(pending.id.to_string());
+            super::prune::after_run(repo, job, config.agent.timezone, pending.id, report).await;
         }
-        Err(JobError::Verify(_)) => {
-            tracing::error!("left {partial} on the server for inspection; the next run removes it")
-        }
+        Err(JobError::Verify(_)) => tracing::error!(
+            "left {} on the server for inspection; the next run removes it",
+            pending.path
+        ),
         // The connection is gone or stalled: cleaning up would only wait for timeouts.
         Err(e) if e.is_transient() => {
-            tracing::warn!("{partial} stays on the server; the next run removes it")
+            tracing::warn!(
+                "{} stays on the server; the next run removes it",
+                pending.path
+            )
         }
-        Err(_) => cleanup(&sftp, &partial).await,
+        Err(_) => repo.abandon(&pending).await,
     }
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn.close()).await;
     result
 }
 
@@ -151,81 +176,49 @@ fn check_sources(job: &JobConfig) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Removes `.partial` directories that crashed runs left behind, and picks a fresh id. Two runs
-/// in the same second wait for the next second, so ids stay plain UTC times.
-async fn new_snapshot_id(sftp: &Sftp, dir: &JobDir) -> Result<SnapshotId, JobError> {
-    let entries = sftp.list(dir.path()).await?;
-    let mut taken = Vec::new();
-    for e in &entries {
-        match Entry::classify(&e.name) {
-            Entry::Partial(id) => {
-                tracing::info!(
-                    "removing {} left by an earlier run that did not finish",
-                    dir.partial(id)
-                );
-                sftp.remove_tree(&dir.partial(id)).await?;
-            }
-            Entry::Snapshot(id) | Entry::Deleting(id) => taken.push(id),
-            Entry::Other => {}
-        }
-    }
-    let mut id = SnapshotId::from_time(Utc::now());
-    while taken.contains(&id) || sftp.stat(&dir.snapshot(id)).await?.is_some() {
-        let wait = (id.next().time() - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
-        tokio::time::sleep(wait + Duration::from_millis(5)).await;
-        id = SnapshotId::from_time(Utc::now());
-    }
-    Ok(id)
-}
-
 async fn upload_and_commit(
     job: &JobConfig,
-    conn: &Connection,
-    sftp: &Sftp,
-    dir: &JobDir,
-    id: SnapshotId,
+    repo: &Repository,
+    pending: &Pending,
+    me: &Owner,
+    counted: Arc<Counted>,
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
-    let partial = dir.partial(id);
+    let remote = repo.remote().as_ref();
     let progress = Arc::new(Progress::default());
-    let display = Display::start(&job.name, progress.clone(), opts.progress_bar);
-    let streamed = streams::stream_all(job, sftp, &partial, &progress).await;
+    let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
+    let streamed = streams::stream_all(job, remote, pending, &progress).await;
     display.finish();
     let streams::Streamed {
         files,
         commands,
         mut stats,
         warnings,
-    } = match streamed {
-        Ok(s) => s,
-        Err(e) => return Err(explain_upload_failure(sftp, &partial, e).await),
-    };
+    } = streamed?;
     stats.bytes_stored = files.iter().map(|f| f.size).sum();
-    let expected: Vec<Expected> = files
-        .iter()
-        .map(|f| Expected {
-            path: format!("{partial}/{}", f.name),
-            name: f.name.clone(),
-            size: f.size,
-            sha256: f.sha256.clone(),
-        })
-        .collect();
-    let used = verify::verify(conn, sftp, &expected, job.verify).await?;
+    let checked = check_files(remote, &pending.path, &files, job.verify).await?;
+    let problems: Vec<&String> = checked.problems().collect();
+    if !problems.is_empty() {
+        return Err(JobError::Verify(
+            problems
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ));
+    }
+    let used = checked.method;
     let manifest = Manifest {
-        format_version: layout::manifest::FORMAT_VERSION,
+        format_version: crate::layout::manifest::FORMAT_VERSION,
         program: "backup-agent".into(),
         program_version: env!("CARGO_PKG_VERSION").into(),
         job: job.name.clone(),
-        snapshot: id.to_string(),
-        host: nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        snapshot: pending.id.to_string(),
+        host: me.host.clone(),
         started_at: report.started_at,
         finished_at: Utc::now(),
-        files: files.clone(),
+        files,
         sources: job
             .sources
             .iter()
@@ -237,44 +230,12 @@ async fn upload_and_commit(
         warnings: warnings.clone(),
         verified_by: used.as_str().to_string(),
     };
-    let sums: Vec<(String, String)> = files
-        .iter()
-        .map(|f| (f.name.clone(), f.sha256.clone()))
-        .collect();
-    commit(sftp, dir, id, &sums, &manifest).await?;
-    tracing::info!(job = %job.name, snapshot = %id, "committed {}", dir.snapshot(id));
+    repo.commit(pending, &manifest).await?;
+    tracing::info!(job = %job.name, snapshot = %pending.id, "committed {}", repo.dir().snapshot(pending.id));
     report.files = stats.files;
     report.bytes_read = stats.bytes_read;
     report.bytes_stored = stats.bytes_stored;
     report.warnings = warnings;
     report.verified_by = Some(used.as_str().to_string());
     Ok(())
-}
-
-/// A generic SFTP "Failure" during upload is most often a full disk: ask the server.
-async fn explain_upload_failure(sftp: &Sftp, partial: &str, e: JobError) -> JobError {
-    if let JobError::Remote(RemoteError::Sftp {
-        code: Some(4),
-        message,
-        ..
-    }) = &e
-        && let Some(free) = sftp.free_space(partial).await
-        && free < 4 * 1024 * 1024
-    {
-        return JobError::Remote(RemoteError::DiskFull {
-            path: partial.to_string(),
-            message: format!("{message} while writing, and only {free} bytes are free there"),
-        });
-    }
-    e
-}
-
-/// Best effort: a connection that is gone cannot clean up; the next run will.
-async fn cleanup(sftp: &Sftp, partial: &str) {
-    match tokio::time::timeout(Duration::from_secs(20), sftp.remove_tree(partial)).await {
-        Ok(Ok(())) => tracing::info!("removed {partial} after the failed run"),
-        _ => tracing::warn!(
-            "could not remove {partial} after the failed run; the next run removes it"
-        ),
-    }
 }

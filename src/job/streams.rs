@@ -11,7 +11,8 @@ use super::JobError;
 use crate::config::{CommandConfig, JobConfig};
 use crate::layout::manifest::{CommandEntry, FileEntry, Stats};
 use crate::layout::{self};
-use crate::remote::Sftp;
+use crate::remote::Remote;
+use crate::repository::Pending;
 use crate::snapshot::{self, Progress, StreamDigest};
 
 /// What all streams produced, in config order: sources first, then commands.
@@ -40,16 +41,16 @@ pub fn check_commands(job: &JobConfig) -> Result<(), JobError> {
 
 pub async fn stream_all(
     job: &JobConfig,
-    sftp: &Sftp,
-    partial: &str,
+    remote: &dyn Remote,
+    pending: &Pending,
     progress: &Arc<Progress>,
 ) -> Result<Streamed, JobError> {
     let mut streams: Vec<PartFuture<'_>> = Vec::new();
     if !job.sources.is_empty() {
-        streams.push(Box::pin(sources(job, sftp, partial, progress.clone())));
+        streams.push(Box::pin(sources(job, remote, pending, progress.clone())));
     }
     for c in &job.commands {
-        streams.push(Box::pin(command(job, c, sftp, partial, progress.clone())));
+        streams.push(Box::pin(command(job, c, remote, pending, progress.clone())));
     }
     let parts = futures::future::try_join_all(streams).await?;
     let mut out = Streamed::default();
@@ -72,13 +73,12 @@ pub async fn stream_all(
 
 async fn sources(
     job: &JobConfig,
-    sftp: &Sftp,
-    partial: &str,
+    remote: &dyn Remote,
+    pending: &Pending,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
-    let path = format!("{partial}/{}", layout::SOURCES_FILE);
-    let uploaded = sftp.upload(&path, rx, &progress).await;
+    let uploaded = remote.create(&pending.file(layout::SOURCES_FILE), rx).await;
     let produced = tokio::task::spawn_blocking(move || producer.join())
         .await
         .map_err(|e| JobError::Local(format!("source reader: {e}")))?
@@ -92,16 +92,15 @@ async fn sources(
 async fn command(
     job: &JobConfig,
     cmd: &CommandConfig,
-    sftp: &Sftp,
-    partial: &str,
+    remote: &dyn Remote,
+    pending: &Pending,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let snapshot::CommandStream { rx, handle, guard } =
         snapshot::spawn_command(cmd, job.compression, progress.clone())
             .map_err(|e| JobError::Command(e.to_string()))?;
     let name = layout::command_file(&cmd.name);
-    let path = format!("{partial}/{name}");
-    let uploaded = sftp.upload(&path, rx, &progress).await;
+    let uploaded = remote.create(&pending.file(&name), rx).await;
     if uploaded.is_err() {
         // A command that is not writing would never notice that the upload stopped.
         guard.0.abort();

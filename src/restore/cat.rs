@@ -8,9 +8,9 @@ use super::RestoreError;
 use super::fetch::{Fetched, fetch};
 use super::run::mismatch;
 use crate::config::JobConfig;
-use crate::job::snapshots::resolve;
-use crate::layout::{self, JobDir, Manifest, manifest::FileEntry};
-use crate::remote::{Connection, Sftp};
+use crate::layout::{self, Manifest, manifest::FileEntry};
+use crate::remote::{self, Remote, RetryReads};
+use crate::repository::Repository;
 
 #[derive(Debug, Clone)]
 pub struct CatOptions {
@@ -21,14 +21,19 @@ pub struct CatOptions {
 /// Streams one stored file, decompressed, to stdout. A reader that goes away early
 /// (`| head`) ends it quietly.
 pub async fn cat(job: &JobConfig, opts: &CatOptions) -> Result<(), RestoreError> {
-    let conn = Connection::open(&job.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&job.remote.path, &job.name);
-    let m = resolve(&sftp, &dir, &job.name, &opts.snapshot).await?;
-    let f = stored_file(&m, &opts.name)?.clone();
-    let fetched = fetch_to_stdout(&sftp, &format!("{}/{}", dir.child(&m.snapshot), f.name)).await;
-    conn.close().await;
-    let fetched = fetched?;
+    let remote: std::sync::Arc<dyn Remote> =
+        std::sync::Arc::new(RetryReads(remote::open(&job.remote).await?));
+    let repo = Repository::new(remote.clone(), &job.remote.path, &job.name);
+    let result = async {
+        let snap = repo.resolve(&opts.snapshot).await?;
+        let f = stored_file(&snap.manifest, &opts.name)?.clone();
+        let path = format!("{}/{}", repo.dir().snapshot(snap.id), f.name);
+        let fetched = fetch_to_stdout(remote.as_ref(), &path, f.size).await?;
+        Ok::<_, RestoreError>((snap.manifest, f, fetched))
+    }
+    .await;
+    remote.close().await;
+    let (m, f, fetched) = result?;
     match &fetched.result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
             tracing::debug!("stdout was closed before the end of {}", f.name);
@@ -43,16 +48,21 @@ pub async fn cat(job: &JobConfig, opts: &CatOptions) -> Result<(), RestoreError>
     if problems.is_empty() {
         return Ok(());
     }
-    Err(RestoreError::Failed(format!(
-        "{}\nthe output above must not be trusted.\nhint: `backup verify {} {}`",
-        problems.join("\n"),
-        job.name,
-        m.snapshot
-    )))
+    Err(RestoreError::Untrusted {
+        message: format!(
+            "{}\nthe output above must not be trusted.",
+            problems.join("\n")
+        ),
+        hint: format!("`backup verify {} {}`", job.name, m.snapshot),
+    })
 }
 
-async fn fetch_to_stdout(sftp: &Sftp, path: &str) -> Result<Fetched<u64>, RestoreError> {
-    fetch(sftp, path, None, |input| {
+async fn fetch_to_stdout(
+    remote: &dyn Remote,
+    path: &str,
+    limit: u64,
+) -> Result<Fetched<u64>, RestoreError> {
+    fetch(remote, path, limit, None, |input| {
         let mut decoder = zstd::stream::read::Decoder::new(input)?;
         let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
         let n = io::copy(&mut decoder, &mut out)?;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::RestoreError;
-use crate::remote::Sftp;
+use crate::remote::Remote;
 
 /// Chunks in flight between the network and the consumer; with 255 KiB reads this bounds the
 /// memory of a restore to a few MiB whatever the archive's size.
@@ -68,16 +68,20 @@ pub struct Fetched<T> {
     /// Hex SHA-256 of every byte received.
     pub sha256: String,
     pub bytes: u64,
+    /// The server had more bytes than the manifest records (they were not read).
+    pub over_limit: bool,
     /// The consumer's own result.
     pub result: io::Result<T>,
 }
 
-/// Streams `path` to `consume`, which runs on a blocking thread. When the consumer fails with
+/// Streams `path` (at most `limit` bytes, what the manifest records) to `consume`, which runs
+/// on a blocking thread. When the consumer fails with
 /// a broken pipe (`backup cat | head`), the download stops at once; otherwise the rest of the
 /// file is still read and hashed, so a corrupt archive is reported as such.
 pub async fn fetch<T, F>(
-    sftp: &Sftp,
+    remote: &dyn Remote,
     path: &str,
+    limit: u64,
     bar: Option<ProgressBar>,
     consume: F,
 ) -> Result<Fetched<T>, RestoreError>
@@ -102,13 +106,14 @@ where
         Fetched {
             sha256: hex::encode(reader.hasher.finalize()),
             bytes: reader.bytes,
+            over_limit: false,
             result,
         }
     });
-    let downloaded = sftp.download(path, tx).await;
-    let fetched = worker
+    let downloaded = remote.read(path, limit, tx).await;
+    let mut fetched = worker
         .await
         .map_err(|e| RestoreError::Failed(format!("the unpacking thread failed: {e}")))?;
-    downloaded?;
+    fetched.over_limit = downloaded?.over_limit;
     Ok(fetched)
 }

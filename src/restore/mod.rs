@@ -20,22 +20,25 @@ pub enum RestoreError {
     /// The request cannot be carried out as asked (exit 2).
     #[error("{0}")]
     Usage(String),
-    /// The restore ran and failed, or its result must not be trusted (exit 1).
+    /// The restore ran and failed (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// What was downloaded is not what was backed up: the output must not be trusted (exit 1).
+    #[error("{message}")]
+    Untrusted { message: String, hint: String },
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    #[error(transparent)]
+    Repository(#[from] crate::repository::RepoError),
 }
 
-impl From<crate::remote::RemoteError> for RestoreError {
-    fn from(e: crate::remote::RemoteError) -> Self {
-        RestoreError::Failed(e.to_string())
-    }
-}
-
-impl From<crate::job::JobError> for RestoreError {
-    fn from(e: crate::job::JobError) -> Self {
-        match e {
-            crate::job::JobError::Snapshot(m) => RestoreError::Usage(m),
-            e => RestoreError::Failed(e.to_string()),
+impl RestoreError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RestoreError::Untrusted { hint, .. } => Some(hint.clone()),
+            RestoreError::Remote(e) => e.hint(),
+            RestoreError::Repository(e) => e.hint(),
+            _ => None,
         }
     }
 }

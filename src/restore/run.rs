@@ -13,9 +13,9 @@ use super::RestoreError;
 use super::fetch::{Fetched, fetch};
 use super::unpack::{UnpackReport, Unpacker, safe_relative};
 use crate::config::JobConfig;
-use crate::job::snapshots::resolve;
-use crate::layout::{self, JobDir, manifest::FileEntry};
-use crate::remote::Connection;
+use crate::layout::{self, manifest::FileEntry};
+use crate::remote::{self, Remote, RetryReads};
+use crate::repository::Repository;
 
 #[derive(Debug, Clone)]
 pub struct RestoreOptions {
@@ -53,18 +53,32 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_target(&opts.target, opts.force)?;
-    let conn = Connection::open(&job.remote).await?;
-    let sftp = conn.sftp().await?;
-    let dir = JobDir::new(&job.remote.path, &job.name);
-    let m = resolve(&sftp, &dir, &job.name, &opts.snapshot).await?;
+    let remote: std::sync::Arc<dyn Remote> =
+        std::sync::Arc::new(RetryReads(remote::open(&job.remote).await?));
+    let result = restore_from(job, opts, &remote, &select).await;
+    remote.close().await;
+    result
+}
+
+async fn restore_from(
+    job: &JobConfig,
+    opts: &RestoreOptions,
+    remote: &std::sync::Arc<dyn Remote>,
+    select: &[PathBuf],
+) -> Result<Restored, RestoreError> {
+    let repo = Repository::new(remote.clone(), &job.remote.path, &job.name);
+    let snapshot = repo.resolve(&opts.snapshot).await?;
+    let m = &snapshot.manifest;
     let root = create_target(&opts.target)?;
-    let snap = dir.child(&m.snapshot);
+    let snap = repo.dir().snapshot(snapshot.id);
+    let select = select.to_vec();
     let owners = !opts.no_owner && nix::unistd::geteuid().is_root();
     let mut done = Restored {
         snapshot: m.snapshot.clone(),
         ..Restored::default()
     };
     let mut problems = Vec::new();
+    let mut untrusted = false;
     let sources = m.files.iter().find(|f| f.name == layout::SOURCES_FILE);
     if sources.is_none() && !select.is_empty() {
         return Err(RestoreError::Usage(format!(
@@ -77,8 +91,9 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
         let bar = bar(f, opts.progress_bar);
         let (r, sel) = (root.clone(), select.clone());
         let fetched = fetch(
-            &sftp,
+            remote.as_ref(),
             &format!("{snap}/{}", f.name),
+            f.size,
             bar.clone(),
             move |input| {
                 let decoder = zstd::stream::read::Decoder::new(input)?;
@@ -115,7 +130,10 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
         if let Err(e) = &fetched.result {
             problems.push(format!("decompressing {} failed: {e}", f.name));
         }
-        problems.extend(mismatch(f, &fetched));
+        if let Some(p) = mismatch(f, &fetched) {
+            untrusted = true;
+            problems.push(p);
+        }
         done.bytes += fetched.bytes;
     }
     if select.is_empty() {
@@ -125,39 +143,47 @@ pub async fn restore(job: &JobConfig, opts: &RestoreOptions) -> Result<Restored,
             };
             let path = root.join(plain);
             let force = opts.force;
-            let fetched = fetch(&sftp, &format!("{snap}/{}", f.name), None, move |input| {
-                write_output(input, &path, force)
-            })
+            let fetched = fetch(
+                remote.as_ref(),
+                &format!("{snap}/{}", f.name),
+                f.size,
+                None,
+                move |input| write_output(input, &path, force),
+            )
             .await?;
             if let Err(e) = &fetched.result {
                 problems.push(format!("restoring {} to {plain} failed: {e}", f.name));
             }
-            problems.extend(mismatch(f, &fetched));
+            if let Some(p) = mismatch(f, &fetched) {
+                untrusted = true;
+                problems.push(p);
+            }
             done.outputs.push(plain.to_string());
             done.bytes += fetched.bytes;
         }
     }
-    conn.close().await;
     if problems.is_empty() {
         return Ok(done);
     }
-    let untrusted = problems.iter().any(|p| p.contains("SHA-256"));
-    Err(RestoreError::Failed(format!(
-        "restore of snapshot {} into {} failed:\n  {}{}",
+    let message = format!(
+        "restore of snapshot {} into {} failed:\n  {}",
         m.snapshot,
         root.display(),
-        problems.join("\n  "),
-        if untrusted {
-            format!(
-                "\n{} must not be trusted: what was downloaded is not what was backed up.\nhint: `backup verify {} {}`, then restore another snapshot into an empty directory",
-                root.display(),
-                job.name,
-                m.snapshot
-            )
-        } else {
-            String::new()
-        }
-    )))
+        problems.join("\n  ")
+    );
+    if untrusted {
+        return Err(RestoreError::Untrusted {
+            message: format!(
+                "{message}\n{} must not be trusted: what was downloaded is not what was backed up",
+                root.display()
+            ),
+            hint: format!(
+                "`backup verify {} {}`, then restore another snapshot into an empty directory",
+                job.name, m.snapshot
+            ),
+        });
+    }
+    Err(RestoreError::Failed(message))
 }
 
 /// A command output's plain file name under the target, if it is a safe one.
@@ -184,6 +210,12 @@ fn write_output(input: &mut super::HashingReader, path: &Path, force: bool) -> i
 }
 
 pub(super) fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
+    if got.over_limit {
+        return Some(format!(
+            "{}: the server holds more than the {} bytes the manifest records",
+            f.name, f.size
+        ));
+    }
     (got.sha256 != f.sha256 || got.bytes != f.size).then(|| {
         format!(
             "{}: SHA-256 of the {} bytes received is {}, the manifest says {} ({} bytes)",

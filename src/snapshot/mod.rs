@@ -29,8 +29,6 @@ pub struct Progress {
     pub read: AtomicU64,
     /// Compressed bytes produced.
     pub produced: AtomicU64,
-    /// Bytes acknowledged by the server.
-    pub sent: AtomicU64,
 }
 
 /// The sources stream, finished.

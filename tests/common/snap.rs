@@ -22,11 +22,14 @@ pub fn snapshots(job_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Everything in the job directory, hidden entries included.
+/// What a job directory holds besides its owner record (`.owner`, written by the first run):
+/// snapshots, and whatever a run or prune left behind.
 pub fn job_entries(job_dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(job_dir)
         .map(|r| {
             r.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != ".owner")
                 .collect()
         })
         .unwrap_or_default();

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use russh::keys::PrivateKey;
 
-use super::RemoteError;
-use crate::config::RemoteConfig;
+use crate::config::SftpConfig;
+use crate::remote::RemoteError;
 
-pub fn load(remote: &RemoteConfig) -> Result<PrivateKey, RemoteError> {
+pub fn load(remote: &SftpConfig) -> Result<PrivateKey, RemoteError> {
     let path = &remote.identity_file;
     let meta = std::fs::metadata(path).map_err(|e| RemoteError::Identity {
         path: path.clone(),

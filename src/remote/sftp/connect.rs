@@ -10,9 +10,9 @@ use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertific
 use russh::{Preferred, cipher};
 use tokio::sync::watch;
 
-use super::RemoteError;
 use super::known_hosts::{self, Verdict};
-use crate::config::{HostKeyCheck, RemoteConfig};
+use crate::config::{HostKeyCheck, SftpConfig};
+use crate::remote::{ErrorKind, RemoteError};
 
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
@@ -116,7 +116,7 @@ fn join(lines: &[usize]) -> String {
 
 pub struct Connection {
     pub(super) handle: Handle<Checker>,
-    pub(super) remote: Arc<RemoteConfig>,
+    pub(super) cfg: SftpConfig,
     pub(super) lost: watch::Receiver<bool>,
 }
 
@@ -146,7 +146,7 @@ pub(super) fn ssh_config(host_key_algs: Vec<russh::keys::Algorithm>) -> client::
 }
 
 impl Connection {
-    pub async fn open(remote: &Arc<RemoteConfig>) -> Result<Connection, RemoteError> {
+    pub async fn open(remote: &SftpConfig) -> Result<Connection, RemoteError> {
         let key = super::identity::load(remote)?;
         let (check_text, algs) = match &remote.host_key {
             HostKeyCheck::KnownHosts(path) => {
@@ -174,17 +174,21 @@ impl Connection {
         let handle = handshake(remote, ssh_config(algs), checker, &seen).await?;
         let mut conn = Connection {
             handle,
-            remote: remote.clone(),
+            cfg: remote.clone(),
             lost,
         };
         tokio::time::timeout(remote.connect_timeout, conn.authenticate(key))
             .await
-            .map_err(|_| RemoteError::Ssh {
-                addr: remote.display_addr(),
-                message: format!(
-                    "authentication did not finish within {:?}",
-                    remote.connect_timeout
-                ),
+            .map_err(|_| {
+                RemoteError::op(
+                    ErrorKind::Transient,
+                    "authenticate",
+                    &remote.display_addr(),
+                    format!(
+                        "authentication did not finish within {:?}",
+                        remote.connect_timeout
+                    ),
+                )
             })??;
         Ok(conn)
     }
@@ -198,7 +202,7 @@ impl Connection {
         } else {
             None
         };
-        let r = &self.remote;
+        let r = &self.cfg;
         let result = self
             .handle
             .authenticate_publickey(
@@ -206,9 +210,13 @@ impl Connection {
                 PrivateKeyWithHashAlg::new(Arc::new(key), hash),
             )
             .await
-            .map_err(|e| RemoteError::Ssh {
-                addr: r.display_addr(),
-                message: format!("during authentication: {e}"),
+            .map_err(|e| {
+                RemoteError::op(
+                    ErrorKind::Transient,
+                    "authenticate",
+                    &r.display_addr(),
+                    format!("during authentication: {e}"),
+                )
             })?;
         match result {
             client::AuthResult::Success => Ok(()),
@@ -228,11 +236,7 @@ impl Connection {
         }
     }
 
-    pub fn remote(&self) -> &Arc<RemoteConfig> {
-        &self.remote
-    }
-
-    pub async fn close(self) {
+    pub async fn close(&self) {
         let _ = self
             .handle
             .disconnect(russh::Disconnect::ByApplication, "", "en")
@@ -241,7 +245,7 @@ impl Connection {
 }
 
 pub(super) async fn handshake(
-    remote: &RemoteConfig,
+    remote: &SftpConfig,
     config: client::Config,
     checker: Checker,
     seen: &Arc<Mutex<Seen>>,
@@ -273,7 +277,12 @@ pub(super) async fn handshake(
                     hint: "check that the SSH server runs and that host and port are right".into(),
                 });
             }
-            Err(RemoteError::Ssh { addr, message })
+            Err(RemoteError::op(
+                ErrorKind::Transient,
+                "connect",
+                &addr,
+                message,
+            ))
         }
     }
 }

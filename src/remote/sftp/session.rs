@@ -8,7 +8,8 @@ use std::sync::Arc;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 
-use super::{Connection, RemoteError};
+use super::{Connection, entry_of, refused, status_error};
+use crate::remote::{DirEntry, ErrorKind, RemoteError};
 
 /// How long one SFTP request may wait for its answer: also what detects a stalled connection,
 /// since russh's keepalive cannot fire while its socket writes are blocked by a silent peer.
@@ -38,25 +39,22 @@ pub struct Sftp {
     addr: String,
 }
 
-#[derive(Debug, Clone)]
-pub struct DirEntry {
-    pub name: String,
-    pub is_dir: bool,
-    pub size: u64,
-}
-
 impl Connection {
     /// Opens `remote.channels` SFTP channels.
     pub async fn sftp(&self) -> Result<Sftp, RemoteError> {
-        let n = self.remote.channels.max(1);
-        let addr = self.remote.display_addr();
+        let n = self.cfg.channels.max(1);
+        let addr = self.cfg.display_addr();
         let mut sessions = Vec::with_capacity(n);
         let mut ext = Extensions::default();
         let (mut write_len, mut read_len) = (SAFE_IO, SAFE_IO);
         for i in 0..n {
-            let ssh_err = |e: russh::Error| RemoteError::Ssh {
-                addr: addr.clone(),
-                message: format!("cannot open the SFTP channel: {e}"),
+            let ssh_err = |e: russh::Error| {
+                RemoteError::op(
+                    ErrorKind::Transient,
+                    "open SFTP channel",
+                    &addr,
+                    e.to_string(),
+                )
             };
             let channel = self.handle.channel_open_session().await.map_err(ssh_err)?;
             channel
@@ -69,10 +67,7 @@ impl Connection {
                 ..Default::default()
             };
             let mut raw = RawSftpSession::new_with_config(channel.into_stream(), cfg);
-            let version = raw
-                .init()
-                .await
-                .map_err(|e| RemoteError::sftp("start", "", e))?;
+            let version = raw.init().await.map_err(|e| status_error("start", "", e))?;
             if i == 0 {
                 let has = |name: &str| version.extensions.contains_key(name);
                 ext = Extensions {
@@ -107,7 +102,7 @@ impl Connection {
             ext,
             write_len,
             read_len,
-            in_flight: self.remote.requests_in_flight.max(1),
+            in_flight: self.cfg.requests_in_flight.max(1),
             lost: self.lost.clone(),
             addr,
         })
@@ -131,16 +126,19 @@ impl Sftp {
         &self.addr
     }
 
-    /// `None` when the path does not exist.
-    pub async fn stat(&self, path: &str) -> Result<Option<FileAttributes>, RemoteError> {
+    /// `None` when the path does not exist. Never follows a symlink (`lstat`).
+    pub async fn stat(&self, path: &str) -> Result<Option<DirEntry>, RemoteError> {
         match self.main().lstat(path).await {
-            Ok(a) => Ok(Some(a.attrs)),
+            Ok(a) => Ok(Some(entry_of(
+                path.rsplit('/').next().unwrap_or(path).to_string(),
+                &a.attrs,
+            ))),
             Err(russh_sftp::client::error::Error::Status(s))
                 if s.status_code == StatusCode::NoSuchFile =>
             {
                 Ok(None)
             }
-            Err(e) => Err(RemoteError::sftp("stat", path, e)),
+            Err(e) => Err(status_error("stat", path, e)),
         }
     }
 
@@ -149,45 +147,22 @@ impl Sftp {
             permissions: Some(0o700),
             ..FileAttributes::empty()
         };
-        self.main()
-            .mkdir(path, attrs)
-            .await
-            .map(|_| ())
-            .map_err(|e| RemoteError::sftp("mkdir", path, e))
-    }
-
-    /// Creates `path` and any missing parents.
-    pub async fn mkdir_all(&self, path: &str) -> Result<(), RemoteError> {
-        // The common case, one round trip: it exists already.
-        if self.stat(path).await?.is_some_and(|a| a.is_dir()) {
-            return Ok(());
-        }
-        let mut prefix = String::new();
-        for part in path.split('/') {
-            if part.is_empty() {
-                if prefix.is_empty() {
-                    prefix.push('/');
+        match self.main().mkdir(path, attrs).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = status_error("mkdir", path, e);
+                // SFTP v3 has no "exists" status: OpenSSH answers Failure.
+                if e.kind() == ErrorKind::Other && self.stat(path).await.ok().flatten().is_some() {
+                    return Err(RemoteError::op(
+                        ErrorKind::AlreadyExists,
+                        "mkdir",
+                        path,
+                        "already exists",
+                    ));
                 }
-                continue;
-            }
-            if !prefix.is_empty() && !prefix.ends_with('/') {
-                prefix.push('/');
-            }
-            prefix.push_str(part);
-            match self.stat(&prefix).await? {
-                Some(a) if a.is_dir() => {}
-                Some(_) => {
-                    return Err(RemoteError::Sftp {
-                        op: "mkdir",
-                        path: prefix,
-                        message: "exists and is not a directory".into(),
-                        code: Some(4),
-                    });
-                }
-                None => self.mkdir(&prefix).await?,
+                Err(e)
             }
         }
-        Ok(())
     }
 
     pub async fn remove_file(&self, path: &str) -> Result<(), RemoteError> {
@@ -195,7 +170,7 @@ impl Sftp {
             .remove(path)
             .await
             .map(|_| ())
-            .map_err(|e| RemoteError::sftp("remove", path, e))
+            .map_err(|e| status_error("remove", path, e))
     }
 
     pub async fn rmdir(&self, path: &str) -> Result<(), RemoteError> {
@@ -203,7 +178,7 @@ impl Sftp {
             .rmdir(path)
             .await
             .map(|_| ())
-            .map_err(|e| RemoteError::sftp("rmdir", path, e))
+            .map_err(|e| status_error("rmdir", path, e))
     }
 
     /// Renames `from` to `to`. With posix-rename an existing `to` file is replaced atomically;
@@ -213,9 +188,7 @@ impl Sftp {
             match self.posix_rename(from, to).await {
                 // Advertised but refused (OpenSSH's `sftp-server -P`, some gateways): the plain
                 // rename below still works where the target does not exist, which is our case.
-                Err(RemoteError::Sftp {
-                    code: Some(3 | 8), ..
-                }) => {
+                Err(e) if refused(&e) => {
                     tracing::debug!("posix-rename refused; using plain SFTP rename");
                 }
                 other => return other,
@@ -225,7 +198,7 @@ impl Sftp {
             .rename(from, to)
             .await
             .map(|_| ())
-            .map_err(|e| RemoteError::sftp("rename", from, e))
+            .map_err(|e| status_error("rename", from, e))
     }
 
     async fn posix_rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
@@ -238,25 +211,25 @@ impl Sftp {
             .main()
             .extended("posix-rename@openssh.com", data)
             .await
-            .map_err(|e| RemoteError::sftp("rename", from, e))?;
+            .map_err(|e| status_error("rename", from, e))?;
         match reply {
             russh_sftp::protocol::Packet::Status(s) if s.status_code == StatusCode::Ok => Ok(()),
-            russh_sftp::protocol::Packet::Status(s) => Err(RemoteError::sftp(
+            russh_sftp::protocol::Packet::Status(s) => Err(status_error(
                 "rename",
                 from,
                 russh_sftp::client::error::Error::Status(s),
             )),
-            _ => Err(RemoteError::Sftp {
-                op: "rename",
-                path: from.to_string(),
-                message: "unexpected answer to posix-rename".into(),
-                code: None,
-            }),
+            _ => Err(RemoteError::op(
+                ErrorKind::Other,
+                "rename",
+                from,
+                "unexpected answer to posix-rename",
+            )),
         }
     }
 
     /// Free bytes on the file system holding `path`, when the server tells.
-    pub async fn free_space(&self, path: &str) -> Option<u64> {
+    pub(super) async fn free_space(&self, path: &str) -> Option<u64> {
         if !self.ext.statvfs {
             return None;
         }

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use russh::keys::{HashAlg, PublicKey};
 use tokio::sync::watch;
 
-use super::RemoteError;
 use super::connect::{Checker, Seen, handshake, ssh_config};
-use crate::config::RemoteConfig;
+use crate::config::SftpConfig;
+use crate::remote::RemoteError;
 
 /// Connects without trusting anything and returns every host key the server offers, one
 /// handshake per key type, as ssh-keyscan does.
-pub async fn scan_host_keys(remote: &RemoteConfig) -> Result<Vec<PublicKey>, RemoteError> {
+pub async fn scan_host_keys(remote: &SftpConfig) -> Result<Vec<PublicKey>, RemoteError> {
     use russh::keys::{Algorithm, EcdsaCurve};
     let mut keys: Vec<PublicKey> = Vec::new();
     let algs = [

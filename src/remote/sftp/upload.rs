@@ -3,15 +3,14 @@
 //! channel window, not by requests in flight.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{RemoteError, Sftp};
-use crate::snapshot::Progress;
+use super::{Sftp, refused, status_error};
+use crate::remote::{ErrorKind, RemoteError};
 
 type WriteResult = Result<u64, RemoteError>;
 
@@ -22,9 +21,66 @@ impl Sftp {
         &self,
         path: &str,
         rx: mpsc::Receiver<Vec<u8>>,
-        progress: &Progress,
     ) -> Result<u64, RemoteError> {
-        self.upload_with(path, rx, progress, true).await
+        let written = self.upload_with(path, rx, true).await;
+        match written {
+            Err(e) if e.kind() == ErrorKind::Other => Err(self.explain_failure(path, e).await),
+            other => other,
+        }
+    }
+
+    /// SFTP v3 has no "disk full" status: OpenSSH answers a generic Failure. Ask the server
+    /// how much room is left to tell the two apart.
+    async fn explain_failure(&self, path: &str, e: RemoteError) -> RemoteError {
+        match (self.free_space(path).await, &e) {
+            (Some(free), RemoteError::Op { message, .. }) if free < 4 * 1024 * 1024 => {
+                RemoteError::op(
+                    ErrorKind::NoSpace,
+                    "write",
+                    path,
+                    format!(
+                        "the server's disk is full ({message}, and only {free} bytes are free there)"
+                    ),
+                )
+            }
+            _ => e,
+        }
+    }
+
+    /// Creates `path` only if it is not there, with `data` in it (a lock).
+    pub async fn create_new(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
+        let attrs = FileAttributes {
+            permissions: Some(0o600),
+            ..FileAttributes::empty()
+        };
+        let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+        let handle = match self.main().open(path, flags, attrs).await {
+            Ok(h) => h.handle,
+            Err(e) => {
+                let e = status_error("create", path, e);
+                // SFTP v3 has no "exists" status: OpenSSH answers Failure.
+                if e.kind() == ErrorKind::Other && self.stat(path).await.ok().flatten().is_some() {
+                    return Err(RemoteError::op(
+                        ErrorKind::AlreadyExists,
+                        "create",
+                        path,
+                        "already exists",
+                    ));
+                }
+                return Err(e);
+            }
+        };
+        let written = self
+            .main()
+            .write(handle.as_str(), 0, data.to_vec())
+            .await
+            .map_err(|e| status_error("write", path, e));
+        let closed = self
+            .main()
+            .close(handle.as_str())
+            .await
+            .map_err(|e| status_error("close", path, e));
+        written.and(closed).map(|_| ())
     }
 
     /// `spread`: write over every channel (large streams) or only the first (small files, where
@@ -33,11 +89,10 @@ impl Sftp {
         &self,
         path: &str,
         mut rx: mpsc::Receiver<Vec<u8>>,
-        progress: &Progress,
         spread: bool,
     ) -> Result<u64, RemoteError> {
         let handles = self.open_for_write(path, spread).await?;
-        let result = self.write_all(path, &handles, &mut rx, progress).await;
+        let result = self.write_all(path, &handles, &mut rx).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
         drop(rx);
         let n = match result {
@@ -50,16 +105,15 @@ impl Sftp {
             Ok(n) => n,
         };
         if self.ext.fsync {
-            self.main().set_timeout(super::sftp::FSYNC_TIMEOUT_SECS);
+            self.main().set_timeout(super::session::FSYNC_TIMEOUT_SECS);
             let r = self.main().fsync(handles[0].as_str()).await;
-            self.main().set_timeout(super::sftp::REQUEST_TIMEOUT_SECS);
-            match r.map_err(|e| RemoteError::sftp("fsync", path, e)) {
+            self.main()
+                .set_timeout(super::session::REQUEST_TIMEOUT_SECS);
+            match r.map_err(|e| status_error("fsync", path, e)) {
                 Ok(_) => {}
                 // Advertised but refused by the server's policy: the data is written, only
                 // not forced to disk before the commit; say so once per file, in the log.
-                Err(RemoteError::Sftp {
-                    code: Some(3 | 8), ..
-                }) => {
+                Err(e) if refused(&e) => {
                     tracing::warn!("the server refused fsync for {path}; committing without it");
                 }
                 Err(e) => {
@@ -79,7 +133,7 @@ impl Sftp {
             if let Err(e) = s.close(h.as_str()).await
                 && closed.is_ok()
             {
-                closed = Err(RemoteError::sftp("close", path, e));
+                closed = Err(status_error("close", path, e));
             }
         }
         closed
@@ -101,7 +155,7 @@ impl Sftp {
             let h = s
                 .open(path, flags, attrs.clone())
                 .await
-                .map_err(|e| RemoteError::sftp("create", path, e))?;
+                .map_err(|e| status_error("create", path, e))?;
             handles.push(h.handle);
         }
         Ok(handles)
@@ -112,7 +166,6 @@ impl Sftp {
         path: &str,
         handles: &[String],
         rx: &mut mpsc::Receiver<Vec<u8>>,
-        progress: &Progress,
     ) -> Result<u64, RemoteError> {
         let channels = handles.len();
         let max_in_flight = self.in_flight * channels;
@@ -122,14 +175,15 @@ impl Sftp {
         let mut acked = 0u64;
         let mut account =
             |r: Result<WriteResult, tokio::task::JoinError>| -> Result<(), RemoteError> {
-                let n = r.map_err(|e| RemoteError::Sftp {
-                    op: "write",
-                    path: path.to_string(),
-                    message: format!("write task failed: {e}"),
-                    code: None,
+                let n = r.map_err(|e| {
+                    RemoteError::op(
+                        ErrorKind::Other,
+                        "write",
+                        path,
+                        format!("write task failed: {e}"),
+                    )
                 })??;
                 acked += n;
-                progress.sent.fetch_add(n, Ordering::Relaxed);
                 Ok(())
             };
         while let Some(chunk) = rx.recv().await {
@@ -156,7 +210,7 @@ impl Sftp {
                         .write(handle.as_str(), at, data)
                         .await
                         .map(|_| n)
-                        .map_err(|e| RemoteError::sftp("write", &p, e))
+                        .map_err(|e| status_error("write", &p, e))
                 });
                 offset += piece.len() as u64;
             }
@@ -177,24 +231,7 @@ impl Sftp {
         let mut lost = self.lost.clone();
         tokio::select! {
             r = tasks.join_next() => r,
-            _ = lost.wait_for(|gone| *gone) => Some(Ok(Err(RemoteError::Sftp {
-                op: "write",
-                path: path.to_string(),
-                message: "connection lost".into(),
-                code: None,
-            }))),
+            _ = lost.wait_for(|gone| *gone) => Some(Ok(Err(super::connection_lost("write", path)))),
         }
-    }
-
-    /// Writes a small file in one go (checksums, manifest) and syncs it.
-    pub async fn write_small(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
-        let (tx, rx) = mpsc::channel(1);
-        let chunk = data.to_vec();
-        // The channel has room for the one chunk, so this send cannot wait.
-        let _ = tx.try_send(chunk);
-        drop(tx);
-        self.upload(path, rx, &Progress::default())
-            .await
-            .map(|_| ())
     }
 }

@@ -1,5 +1,6 @@
-//! Reading from the server: whole small files (manifests, checksum lists) and pipelined
-//! streams delivered in order (readback verification, restore, cat).
+//! Reading from the server: pipelined reads delivered in order (manifests, readback
+//! verification, restore, cat), bounded by what the caller expects, so a file that never ends
+//! (a link to a device, a file that keeps growing) cannot keep a reader busy forever.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -8,24 +9,47 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::sync::mpsc;
 
-use super::{RemoteError, Sftp};
+use super::{Sftp, status_error};
+use crate::remote::{EntryKind, ErrorKind, ReadEnd, RemoteError};
 
 type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>;
 
 impl Sftp {
-    /// Reads `path` from the start, sending chunks in order to `tx` until EOF. Returns bytes read.
+    /// Reads the regular file `path` from the start, sending chunks in order to `tx`, at most
+    /// `limit` bytes of them; one byte past the limit is asked for to tell whether there is more.
     pub async fn download(
         &self,
         path: &str,
+        limit: u64,
         tx: mpsc::Sender<Vec<u8>>,
-    ) -> Result<u64, RemoteError> {
+    ) -> Result<ReadEnd, RemoteError> {
+        // SFTP `open` follows symlinks: look first, and read only a regular file.
+        match self.stat(path).await? {
+            Some(e) if e.kind == EntryKind::File => {}
+            Some(e) => {
+                return Err(RemoteError::op(
+                    ErrorKind::Other,
+                    "read",
+                    path,
+                    format!("not a regular file ({:?}); it is not read", e.kind),
+                ));
+            }
+            None => {
+                return Err(RemoteError::op(
+                    ErrorKind::NotFound,
+                    "read",
+                    path,
+                    "missing",
+                ));
+            }
+        }
         let s = self.sessions[0].clone();
         let handle = s
             .open(path, OpenFlags::READ, FileAttributes::empty())
             .await
-            .map_err(|e| RemoteError::sftp("open", path, e))?
+            .map_err(|e| status_error("open", path, e))?
             .handle;
-        let result = self.read_pipelined(&s, &handle, path, &tx).await;
+        let result = self.read_pipelined(&s, &handle, path, limit, &tx).await;
         let _ = s.close(handle.as_str()).await;
         result
     }
@@ -35,13 +59,17 @@ impl Sftp {
         s: &Arc<RawSftpSession>,
         handle: &str,
         path: &str,
+        limit: u64,
         tx: &mpsc::Sender<Vec<u8>>,
-    ) -> Result<u64, RemoteError> {
+    ) -> Result<ReadEnd, RemoteError> {
         let len = self.read_len as u64;
         let depth = self.in_flight.clamp(4, 64);
         let mut queue: VecDeque<(u64, PendingRead)> = VecDeque::new();
         let mut next = 0u64;
-        let mut total = 0u64;
+        let mut end = ReadEnd {
+            bytes: 0,
+            over_limit: false,
+        };
         let spawn = |at: u64| {
             let s = s.clone();
             let h = handle.to_string();
@@ -57,8 +85,14 @@ impl Sftp {
                 }
             })
         };
+        let stop = |queue: &mut VecDeque<(u64, PendingRead)>| {
+            for (_, t) in queue.drain(..) {
+                t.abort();
+            }
+        };
         loop {
-            while queue.len() < depth {
+            // Ranges up to and including the byte at `limit`, the probe for "more".
+            while queue.len() < depth && next <= limit {
                 queue.push_back((next, spawn(next)));
                 next += len;
             }
@@ -67,17 +101,10 @@ impl Sftp {
             };
             let mut data = task
                 .await
-                .map_err(|e| RemoteError::Sftp {
-                    op: "read",
-                    path: path.to_string(),
-                    message: e.to_string(),
-                    code: None,
-                })?
-                .map_err(|e| RemoteError::sftp("read", path, e))?;
+                .map_err(|e| RemoteError::op(ErrorKind::Other, "read", path, e.to_string()))?
+                .map_err(|e| status_error("read", path, e))?;
             if data.is_empty() {
-                for (_, t) in queue.drain(..) {
-                    t.abort();
-                }
+                stop(&mut queue);
                 break;
             }
             // A short read that is not at EOF: fetch the rest of this range before going on.
@@ -97,61 +124,24 @@ impl Sftp {
                     {
                         break;
                     }
-                    Err(e) => return Err(RemoteError::sftp("read", path, e)),
+                    Err(e) => return Err(status_error("read", path, e)),
                 }
             }
             let short = (data.len() as u64) < len;
-            total += data.len() as u64;
-            if tx.send(data).await.is_err() {
+            if at + data.len() as u64 > limit {
+                data.truncate(limit.saturating_sub(at) as usize);
+                end.over_limit = true;
+            }
+            end.bytes += data.len() as u64;
+            if !data.is_empty() && tx.send(data).await.is_err() {
+                stop(&mut queue);
                 break; // the consumer stopped; its error is the one that matters
             }
-            if short {
-                for (_, t) in queue.drain(..) {
-                    t.abort();
-                }
+            if short || end.over_limit {
+                stop(&mut queue);
                 break;
             }
         }
-        Ok(total)
-    }
-
-    /// Reads a small file whole (manifests, checksum lists).
-    pub async fn read_small(&self, path: &str, max: u64) -> Result<Vec<u8>, RemoteError> {
-        let s = self.main();
-        let handle = s
-            .open(path, OpenFlags::READ, FileAttributes::empty())
-            .await
-            .map_err(|e| RemoteError::sftp("open", path, e))?
-            .handle;
-        let mut out = Vec::new();
-        let result = loop {
-            match s
-                .read(handle.as_str(), out.len() as u64, self.read_len as u32)
-                .await
-            {
-                Ok(d) if d.data.is_empty() => break Ok(()),
-                Ok(d) => {
-                    out.extend_from_slice(&d.data);
-                    if out.len() as u64 > max {
-                        break Err(RemoteError::Sftp {
-                            op: "read",
-                            path: path.to_string(),
-                            message: format!(
-                                "larger than {max} bytes; not a file this program wrote"
-                            ),
-                            code: Some(4),
-                        });
-                    }
-                }
-                Err(russh_sftp::client::error::Error::Status(st))
-                    if st.status_code == StatusCode::Eof =>
-                {
-                    break Ok(());
-                }
-                Err(e) => break Err(RemoteError::sftp("read", path, e)),
-            }
-        };
-        let _ = s.close(handle.as_str()).await;
-        result.map(|()| out)
+        Ok(end)
     }
 }

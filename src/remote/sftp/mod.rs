@@ -1,0 +1,216 @@
+//! The SFTP remote: one SSH connection (host key checked before anything is sent, key auth,
+//! keepalives), SFTP over one or more of its channels with pipelined writes and reads, and
+//! `sha256sum` over an exec channel where the account may run commands. SFTP status codes are
+//! turned into [`ErrorKind`]s here and go no further.
+
+mod connect;
+mod dirs;
+mod download;
+mod exec;
+mod identity;
+pub mod known_hosts;
+mod scan;
+mod session;
+mod upload;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use russh_sftp::protocol::StatusCode;
+use tokio::sync::mpsc;
+
+use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, RemoteError};
+use crate::config::SftpConfig;
+
+pub use connect::Connection;
+pub use scan::scan_host_keys;
+pub use session::Sftp;
+
+/// An SFTP server reached over SSH.
+pub struct SftpRemote {
+    conn: Connection,
+    sftp: Sftp,
+    /// Set once the account refused to run `sha256sum`, so later checks do not ask again.
+    exec_refused: AtomicBool,
+}
+
+impl SftpRemote {
+    pub async fn open(cfg: &SftpConfig) -> Result<SftpRemote, RemoteError> {
+        let conn = Connection::open(cfg).await?;
+        let sftp = conn.sftp().await?;
+        Ok(SftpRemote {
+            conn,
+            sftp,
+            exec_refused: AtomicBool::new(false),
+        })
+    }
+}
+
+#[async_trait]
+impl Remote for SftpRemote {
+    fn describe(&self) -> String {
+        self.sftp.addr().to_string()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            rename_dirs: true,
+            fsync: self.sftp.extensions().fsync,
+            hash: !self.exec_refused.load(Ordering::Relaxed),
+            sequential_writes: false,
+        }
+    }
+
+    async fn list(&self, dir: &str) -> Result<Vec<DirEntry>, RemoteError> {
+        self.sftp.list(dir).await
+    }
+
+    async fn stat(&self, path: &str) -> Result<Option<DirEntry>, RemoteError> {
+        self.sftp.stat(path).await
+    }
+
+    async fn mkdir(&self, path: &str) -> Result<(), RemoteError> {
+        self.sftp.mkdir(path).await
+    }
+
+    async fn create(&self, path: &str, data: mpsc::Receiver<Vec<u8>>) -> Result<u64, RemoteError> {
+        self.sftp.upload(path, data).await
+    }
+
+    async fn create_new(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
+        self.sftp.create_new(path, data).await
+    }
+
+    async fn read(
+        &self,
+        path: &str,
+        limit: u64,
+        tx: mpsc::Sender<Vec<u8>>,
+    ) -> Result<ReadEnd, RemoteError> {
+        self.sftp.download(path, limit, tx).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), RemoteError> {
+        self.sftp.rename(from, to).await
+    }
+
+    async fn remove_file(&self, path: &str) -> Result<(), RemoteError> {
+        self.sftp.remove_file(path).await
+    }
+
+    async fn remove_dir(&self, path: &str) -> Result<(), RemoteError> {
+        self.sftp.rmdir(path).await
+    }
+
+    async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError> {
+        if self.exec_refused.load(Ordering::Relaxed) {
+            return Err(exec_refused(paths));
+        }
+        // Hash only what a no-follow stat shows to be a regular file: `sha256sum` itself would
+        // follow a symlink the server put there, or read a device forever.
+        for p in paths {
+            match self.sftp.stat(p).await? {
+                Some(e) if e.kind == EntryKind::File => {}
+                Some(e) => {
+                    return Err(RemoteError::op(
+                        ErrorKind::Other,
+                        "hash",
+                        p,
+                        format!("not a regular file ({:?})", e.kind),
+                    ));
+                }
+                None => return Err(RemoteError::op(ErrorKind::NotFound, "hash", p, "missing")),
+            }
+        }
+        match self.conn.remote_sha256(paths).await {
+            Err(e) if e.kind() == ErrorKind::Unsupported => {
+                self.exec_refused.store(true, Ordering::Relaxed);
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    async fn close(&self) {
+        self.conn.close().await;
+    }
+}
+
+fn exec_refused(paths: &[String]) -> RemoteError {
+    RemoteError::op(
+        ErrorKind::Unsupported,
+        "hash",
+        paths.first().map_or("", String::as_str),
+        "the account cannot run sha256sum (SFTP-only)",
+    )
+}
+
+/// A russh-sftp error as a kind, keeping the server's message.
+pub(crate) fn status_error(
+    op: &'static str,
+    path: &str,
+    e: russh_sftp::client::error::Error,
+) -> RemoteError {
+    use russh_sftp::client::error::Error as E;
+    let (kind, message) = match e {
+        E::Status(s) => {
+            let kind = match s.status_code {
+                StatusCode::NoSuchFile => ErrorKind::NotFound,
+                StatusCode::PermissionDenied => ErrorKind::PermissionDenied,
+                StatusCode::OpUnsupported => ErrorKind::Unsupported,
+                StatusCode::NoConnection | StatusCode::ConnectionLost => ErrorKind::Transient,
+                _ => ErrorKind::Other,
+            };
+            let msg = if s.error_message.is_empty() {
+                s.status_code.to_string()
+            } else {
+                s.error_message
+            };
+            (kind, msg)
+        }
+        E::Timeout => (
+            ErrorKind::Transient,
+            "no answer from the server within the request timeout (connection stalled?)"
+                .to_string(),
+        ),
+        E::IO(m) => (ErrorKind::Transient, format!("connection lost ({m})")),
+        E::UnexpectedBehavior(m)
+            if m.contains("session closed")
+                || m.contains("sender dropped")
+                || m.contains("SendError")
+                || m.contains("RecvError") =>
+        {
+            (ErrorKind::Transient, format!("connection lost ({m})"))
+        }
+        other => (ErrorKind::Other, other.to_string()),
+    };
+    RemoteError::op(kind, op, path, message)
+}
+
+/// True for the answer of a server that refuses an extension it advertised.
+fn refused(e: &RemoteError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::PermissionDenied | ErrorKind::Unsupported
+    )
+}
+
+fn connection_lost(op: &'static str, path: &str) -> RemoteError {
+    RemoteError::op(ErrorKind::Transient, op, path, "connection lost")
+}
+
+fn entry_of(name: String, attrs: &russh_sftp::protocol::FileAttributes) -> DirEntry {
+    use russh_sftp::protocol::FileType;
+    let kind = match attrs.permissions.map(FileType::from) {
+        Some(FileType::File) => EntryKind::File,
+        Some(FileType::Dir) => EntryKind::Dir,
+        Some(FileType::Symlink) => EntryKind::Symlink,
+        _ => EntryKind::Other,
+    };
+    DirEntry {
+        name,
+        kind,
+        size: attrs.size.unwrap_or(0),
+        mtime: attrs.mtime.map(i64::from),
+    }
+}

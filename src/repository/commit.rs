@@ -1,0 +1,139 @@
+//! Making a snapshot: `begin` cleans up what crashed runs left and opens `.<id>.partial/`;
+//! the caller streams its files into it and verifies them; `commit` writes `SHA256SUMS`, then
+//! `manifest.json` last, then renames the directory to `<id>`. Where the server cannot rename a
+//! directory, the files are moved one by one into `<id>/` and the manifest is written there
+//! last: either way a directory named by an id that holds `manifest.json` is complete.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::delete::remove_tree;
+use super::{RepoError, Repository};
+use crate::layout::{self, Entry, Manifest, SnapshotId};
+use crate::remote::{ErrorKind, mkdir_all, write_small};
+
+/// A snapshot being written: its id and its `.partial` directory.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: SnapshotId,
+    pub path: String,
+}
+
+impl Pending {
+    /// Where a stored file of this snapshot goes while it is written.
+    pub fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.path)
+    }
+}
+
+impl Repository {
+    /// Removes `.partial` directories that crashed runs left behind and opens a new one with a
+    /// fresh id. Two runs in the same second wait for the next second, so ids stay plain UTC
+    /// times. The caller holds the history's lock.
+    pub async fn begin(&self) -> Result<Pending, RepoError> {
+        mkdir_all(self.remote.as_ref(), self.dir.path()).await?;
+        let mut taken = Vec::new();
+        for e in self.entries().await? {
+            match Entry::classify(&e.name) {
+                Entry::Partial(id) => {
+                    tracing::info!(
+                        "removing {} left by an earlier run that did not finish",
+                        self.dir.partial(id)
+                    );
+                    self.remove_partial(id).await?;
+                }
+                Entry::Snapshot(id) | Entry::Deleting(id) => taken.push(id),
+                Entry::Other => {}
+            }
+        }
+        let mut id = SnapshotId::from_time(Utc::now());
+        while taken.contains(&id) || self.remote.stat(&self.dir.snapshot(id)).await?.is_some() {
+            let wait = (id.next().time() - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            tokio::time::sleep(wait + Duration::from_millis(5)).await;
+            id = SnapshotId::from_time(Utc::now());
+        }
+        let path = self.dir.partial(id);
+        self.remote.mkdir(&path).await?;
+        Ok(Pending { id, path })
+    }
+
+    /// Commits a verified upload: checksums, the manifest last, then the rename.
+    pub async fn commit(&self, pending: &Pending, manifest: &Manifest) -> Result<(), RepoError> {
+        let sums: Vec<(String, String)> = manifest
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.sha256.clone()))
+            .collect();
+        let remote = self.remote.as_ref();
+        let text = layout::sums::render(&sums);
+        write_small(remote, &pending.file(layout::SUMS_FILE), text.as_bytes()).await?;
+        let json = manifest.to_json();
+        write_small(
+            remote,
+            &pending.file(layout::MANIFEST_FILE),
+            json.as_bytes(),
+        )
+        .await?;
+        let target = self.dir.snapshot(pending.id);
+        match remote.rename(&pending.path, &target).await {
+            Ok(()) => Ok(()),
+            // Whether a lost answer means the rename happened is unknown: the next run lists.
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(e) => {
+                tracing::info!(
+                    "the server cannot rename the snapshot directory ({e}); moving its files one by one instead"
+                );
+                self.move_files(pending, &target, json.as_bytes()).await
+            }
+        }
+    }
+
+    async fn move_files(
+        &self,
+        pending: &Pending,
+        target: &str,
+        manifest: &[u8],
+    ) -> Result<(), RepoError> {
+        let remote = self.remote.as_ref();
+        remote.mkdir(target).await?;
+        for e in remote.list(&pending.path).await? {
+            if e.name == layout::MANIFEST_FILE {
+                continue;
+            }
+            if layout::StoredFile::parse(&e.name).is_none() && e.name != layout::SUMS_FILE {
+                return Err(super::RepoError::Refused(format!(
+                    "{} holds \"{}\", which this run did not write",
+                    pending.path,
+                    super::escape(&e.name)
+                )));
+            }
+            remote
+                .rename(&pending.file(&e.name), &format!("{target}/{}", e.name))
+                .await?;
+        }
+        let tmp = format!("{target}/.{}.tmp", layout::MANIFEST_FILE);
+        write_small(remote, &tmp, manifest).await?;
+        remote
+            .rename(&tmp, &format!("{target}/{}", layout::MANIFEST_FILE))
+            .await?;
+        remove_tree(remote, &pending.path).await
+    }
+
+    /// Best effort after a failed run: a connection that is gone cannot clean up; the next run
+    /// will.
+    pub async fn abandon(&self, pending: &Pending) {
+        let removal =
+            tokio::time::timeout(Duration::from_secs(20), self.remove_partial(pending.id));
+        match removal.await {
+            Ok(Ok(())) => tracing::info!("removed {} after the failed run", pending.path),
+            Ok(Err(RepoError::Remote(e))) if e.kind() == ErrorKind::NotFound => {}
+            _ => tracing::warn!(
+                "could not remove {} after the failed run; the next run removes it",
+                pending.path
+            ),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Which snapshots a history holds: a directory named by an id that holds a manifest which
+//! describes that very directory. Shared by `list`, `verify`, `restore`, `cat` and `prune`, so
+//! every command agrees on what a snapshot is, on what is damaged, and on what `latest` means.
+
+use super::gate::{check_manifest, escape};
+use super::{Damaged, Listing, RepoError, Repository, Snapshot};
+use crate::layout::{self, Entry, Manifest, SnapshotId};
+use crate::remote::{EntryKind, ErrorKind, read_small};
+
+/// Largest manifest we read; anything bigger was not written by this program.
+pub(super) const MAX_MANIFEST: u64 = 16 * 1024 * 1024;
+
+impl Repository {
+    /// Every directory that claims to be a snapshot, intact or damaged, oldest first. A
+    /// directory named by an id without a manifest is not committed and is not listed;
+    /// `.partial` and `.deleting` directories are never snapshots. One damaged snapshot does not
+    /// hide the others.
+    pub async fn listing(&self) -> Result<Listing, RepoError> {
+        let entries = match self.remote.list(self.dir.path()).await {
+            Ok(e) => e,
+            Err(e) if e.is_not_found() => return Ok(Listing::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Listing::default();
+        for e in entries {
+            let Entry::Snapshot(id) = Entry::classify(&e.name) else {
+                continue;
+            };
+            if e.kind != EntryKind::Dir {
+                out.damaged.push(Damaged {
+                    id,
+                    problem: format!(
+                        "{id} is a {} on the server, not a directory; it is left alone",
+                        kind_name(e.kind)
+                    ),
+                });
+                continue;
+            }
+            match self.manifest_of(id).await? {
+                None => {}
+                Some(Ok(manifest)) => out.snapshots.push(Snapshot { id, manifest }),
+                Some(Err(problem)) => out.damaged.push(Damaged { id, problem }),
+            }
+        }
+        for d in &out.damaged {
+            tracing::warn!(job = %self.job, "snapshot {} is damaged: {}", d.id, d.problem);
+        }
+        Ok(out)
+    }
+
+    /// `None`: no manifest (not committed). `Some(Err)`: a manifest that cannot be trusted.
+    async fn manifest_of(
+        &self,
+        id: SnapshotId,
+    ) -> Result<Option<Result<Manifest, String>>, RepoError> {
+        let path = format!("{}/{}", self.dir.snapshot(id), layout::MANIFEST_FILE);
+        let bytes = match self.remote.stat(&path).await? {
+            None => return Ok(None),
+            Some(e) if e.kind != EntryKind::File => {
+                return Ok(Some(Err(format!(
+                    "{} is a {}, not a file",
+                    layout::MANIFEST_FILE,
+                    kind_name(e.kind)
+                ))));
+            }
+            Some(_) => match read_small(self.remote.as_ref(), &path, MAX_MANIFEST).await {
+                Ok(b) => b,
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Ok(Some(Err(format!("its manifest cannot be read: {e}")))),
+            },
+        };
+        Ok(Some(match Manifest::from_json(&bytes) {
+            Ok(m) => check_manifest(&m, &self.job, id).map(|()| m),
+            Err(e) => Err(escape(&e)),
+        }))
+    }
+
+    /// The intact committed snapshots, oldest first (damaged ones are logged).
+    pub async fn committed(&self) -> Result<Vec<Snapshot>, RepoError> {
+        Ok(self.listing().await?.snapshots)
+    }
+
+    /// The committed snapshot `which` names: an id, or `latest` (the newest intact one; when
+    /// newer snapshots are damaged, it says so before using an older one).
+    pub async fn resolve(&self, which: &str) -> Result<Snapshot, RepoError> {
+        let job = &self.job;
+        let wanted = if which == "latest" {
+            None
+        } else {
+            Some(
+                SnapshotId::parse(which).ok_or_else(|| RepoError::NoSnapshot {
+                    message: format!(
+                        "\"{}\" is not a snapshot id (YYYYMMDDTHHMMSSZ) nor `latest`",
+                        escape(which)
+                    ),
+                    hint: format!("`backup list {job}` shows the snapshots"),
+                })?,
+            )
+        };
+        let Listing {
+            mut snapshots,
+            damaged,
+        } = self.listing().await?;
+        match wanted {
+            None => {
+                let found = snapshots.pop().ok_or_else(|| RepoError::NoSnapshot {
+                    message: format!(
+                        "job {job} has no committed snapshot in {}{}",
+                        self.describe(),
+                        if damaged.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({} damaged)", damaged.len())
+                        }
+                    ),
+                    hint: format!("run `backup run {job}` first"),
+                })?;
+                for d in damaged.iter().filter(|d| d.id > found.id) {
+                    tracing::warn!(
+                        "the newest snapshot {} is damaged ({}); using {}, the newest intact one",
+                        d.id,
+                        d.problem,
+                        found.id
+                    );
+                }
+                Ok(found)
+            }
+            Some(id) => {
+                if let Some(d) = damaged.iter().find(|d| d.id == id) {
+                    return Err(RepoError::Refused(format!(
+                        "snapshot {id} of job {job} is damaged: {}",
+                        d.problem
+                    )));
+                }
+                snapshots
+                    .into_iter()
+                    .find(|s| s.id == id)
+                    .ok_or_else(|| RepoError::NoSnapshot {
+                        message: format!(
+                            "job {job} has no committed snapshot {id} in {}",
+                            self.describe()
+                        ),
+                        hint: format!("`backup list {job}` shows the snapshots"),
+                    })
+            }
+        }
+    }
+}
+
+pub(super) fn kind_name(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::File => "file",
+        EntryKind::Dir => "directory",
+        EntryKind::Symlink => "symlink",
+        EntryKind::Other => "special file",
+    }
+}
