@@ -7,6 +7,8 @@ mod job;
 mod load;
 mod model;
 mod resolved;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub use duration::HumanDuration;

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use globset::GlobSet;
 
 use super::model::{Compression, Hooks, Notify, Retention, VerifyMode};
+use crate::schedule::Schedule;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -107,8 +108,8 @@ pub struct JobConfig {
     /// The file that defines this job, for messages.
     pub defined_in: PathBuf,
     pub remote: Arc<RemoteConfig>,
-    /// Cron text, checked by the schedule module at load time.
-    pub schedule: Option<String>,
+    /// Parsed at load time in `agent.timezone`; `None` = on demand only.
+    pub schedule: Option<Schedule>,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
     pub verify: VerifyMode,

@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use super::state::{self, JobState, State};
 use crate::config::Config;
 use crate::job::Outcome;
-use crate::schedule::Schedule;
 
 /// What one job contributes: its saved state and its next scheduled run.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +33,7 @@ pub fn inputs(config: &Config, saved: &State, now: DateTime<Utc>) -> Vec<JobInpu
         .map(|j| JobInput {
             job: j.name.clone(),
             state: saved.jobs.get(&j.name).cloned().unwrap_or_default(),
-            next_run: j
-                .schedule
-                .as_deref()
-                .and_then(|e| Schedule::parse(e, config.agent.timezone).ok())
-                .and_then(|s| s.next_after(now)),
+            next_run: j.schedule.as_ref().and_then(|s| s.next_after(now)),
         })
         .collect()
 }
