@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod duration;
 pub mod job;
 pub mod layout;
 pub mod logging;

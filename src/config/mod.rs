@@ -1,7 +1,6 @@
 //! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
 //! resolved [`Config`] that the rest of the program trusts without checking again.
 
-mod duration;
 mod error;
 mod job;
 mod load;
@@ -11,7 +10,7 @@ mod resolved;
 mod tests;
 mod validate;
 
-pub use duration::HumanDuration;
+pub use crate::duration::HumanDuration;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
 pub use model::{Compression, Hooks, Notify, Retention, VerifyMode};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::duration::HumanDuration;
+use crate::duration::HumanDuration;
 
 /// One parsed file: the main config or a drop-in from `jobs.d/`.
 #[derive(Debug, Deserialize, Default)]
