@@ -38,6 +38,12 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// For `#[serde(default, deserialize_with = "crate::duration::optional")]` on an
+/// `Option<Duration>` field of a value type that should not carry a newtype.
+pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    HumanDuration::deserialize(d).map(|h| Some(h.get()))
+}
+
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", humantime::format_duration(self.0))

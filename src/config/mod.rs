@@ -13,7 +13,7 @@ mod validate;
 pub use crate::duration::HumanDuration;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
-pub use model::{Compression, Hooks, Notify, Retention, VerifyMode};
+pub use model::{Compression, Hooks, Notify, VerifyMode};
 pub use resolved::{
     AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, Source,
 };

@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use globset::GlobSet;
 
-use super::model::{Compression, Hooks, Notify, Retention, VerifyMode};
+use super::model::{Compression, Hooks, Notify, VerifyMode};
+use crate::retention::Policy;
 use crate::schedule::Schedule;
 
 #[derive(Debug, Clone)]
@@ -123,5 +124,5 @@ pub struct JobConfig {
     /// The job's own `[notify]`, else `[agent.notify]`.
     pub notify: Option<Notify>,
     pub compression: Compression,
-    pub retention: Retention,
+    pub retention: Policy,
 }

@@ -89,11 +89,11 @@ pub async fn after_run(
     made: SnapshotId,
     report: &mut RunReport,
 ) {
-    let policy = Policy::from(&job.retention);
+    let policy = &job.retention;
     if policy.is_empty() {
         return;
     }
-    match prune(sftp, dir, &policy, tz, false, Some(made)).await {
+    match prune(sftp, dir, policy, tz, false, Some(made)).await {
         Ok(p) => {
             if p.removed > 0 {
                 tracing::info!(job = %job.name, "retention removed {} snapshot(s), {} remain", p.removed, p.remaining);
