@@ -12,6 +12,7 @@ pub mod duration;
 pub mod job;
 pub mod layout;
 pub mod logging;
+pub mod outcome;
 pub mod remote;
 pub mod report;
 pub mod restore;

@@ -6,10 +6,10 @@
 use chrono_tz::Tz;
 
 use super::JobError;
-use super::report::RunReport;
 use super::snapshots::committed;
 use crate::config::JobConfig;
 use crate::layout::{Entry, JobDir, SnapshotId};
+use crate::outcome::RunReport;
 use crate::remote::Sftp;
 use crate::retention::{self, Decision, Policy};
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::state::{self, JobState, State};
 use crate::config::Config;
-use crate::job::Outcome;
+use crate::outcome::Outcome;
 
 /// What one job contributes: its saved state and its next scheduled run.
 #[derive(Debug, Clone, Default)]

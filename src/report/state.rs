@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport};
 
 pub const STATE_FILE: &str = "state.json";
 
