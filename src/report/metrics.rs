@@ -12,6 +12,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use super::files::adopt_owner;
 use super::state::{self, JobState, State};
 use crate::config::Config;
 use crate::outcome::Outcome;
@@ -178,7 +179,7 @@ pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
         .and_then(|()| {
-            crate::job::lock::adopt_owner(&tmp, dir);
+            adopt_owner(&tmp, dir);
             std::fs::rename(&tmp, target)
         });
     result.map_err(|e| {
