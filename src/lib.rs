@@ -2,15 +2,19 @@
 //!
 //! Data flows one way: `config` -> `snapshot` (producers) -> `remote` (upload) -> `job`
 //! (verify, commit) -> `retention`. `layout` is the shared, pure description of what lives on
-//! the server; `commands` holds one entry point per CLI command.
+//! the server; `outcome` is what one run did, the leaf type job fills in and report, daemon and
+//! commands read; `duration` is the one duration syntax of the config and the values it holds;
+//! `commands` holds one entry point per CLI command.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod duration;
 pub mod job;
 pub mod layout;
 pub mod logging;
+pub mod outcome;
 pub mod remote;
 pub mod report;
 pub mod repository;

@@ -4,6 +4,7 @@
 use super::CliError;
 use crate::config::Config;
 use crate::remote::{self, mkdir_all, write_small};
+use crate::schedule::Schedule;
 
 pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
     println!(
@@ -31,7 +32,7 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
             j.remote.name,
             j.remote.path,
             j.name,
-            j.schedule.as_deref().unwrap_or("on demand"),
+            j.schedule.as_ref().map_or("on demand", Schedule::as_str),
             j.verify.as_str(),
             j.defined_in.display()
         );

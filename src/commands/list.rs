@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{CliError, job};
 use crate::config::Config;
-use crate::job::report_bytes as human_bytes;
+use crate::outcome::human_bytes;
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::{Listing, Repository};
 

@@ -46,7 +46,7 @@ pub async fn prune(
 }
 
 async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError> {
-    let policy = Policy::from(&j.retention);
+    let policy: Policy = j.retention.clone();
     let _lock = match lock::acquire(&cfg.agent.state_dir, &j.name, false) {
         Ok(l) => l,
         Err(LockError::Held(who)) => {

@@ -31,7 +31,7 @@ pub async fn restore(cfg: &Config, name: &str, opts: &RestoreOptions) -> Result<
         done.snapshot,
         opts.target.display(),
         done.entries,
-        crate::job::report_bytes(done.bytes)
+        crate::outcome::human_bytes(done.bytes)
     );
     Ok(if done.warnings.is_empty() { 0 } else { 3 })
 }

@@ -2,7 +2,8 @@
 
 use super::{CliError, select_jobs};
 use crate::config::Config;
-use crate::job::{self, Outcome, RunOptions};
+use crate::job::{self, RunOptions};
+use crate::outcome::{Outcome, RunReport};
 use crate::report::{metrics, state};
 
 pub async fn run(
@@ -48,7 +49,7 @@ pub async fn run(
 
 /// A manual run goes into the state file like a scheduled one, so `backup status` tells the
 /// whole story; a refused run (lock held) did nothing and is not recorded.
-fn record(cfg: &Config, report: &job::RunReport, err: &Option<job::JobError>) {
+fn record(cfg: &Config, report: &RunReport, err: &Option<job::JobError>) {
     if matches!(err, Some(job::JobError::Locked(_))) {
         return;
     }

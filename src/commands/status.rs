@@ -10,7 +10,6 @@ use super::CliError;
 use crate::config::Config;
 use crate::job::lock;
 use crate::report::state::{self, LastRun};
-use crate::schedule::Schedule;
 
 #[derive(Serialize)]
 struct JobStatus {
@@ -35,14 +34,10 @@ pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
         .values()
         .map(|j| {
             let s = saved.jobs.get(&j.name).cloned().unwrap_or_default();
-            let next = j
-                .schedule
-                .as_deref()
-                .and_then(|e| Schedule::parse(e, tz).ok())
-                .and_then(|s| s.next_after(now));
+            let next = j.schedule.as_ref().and_then(|s| s.next_after(now));
             JobStatus {
                 job: j.name.clone(),
-                schedule: j.schedule.clone(),
+                schedule: j.schedule.as_ref().map(|s| s.as_str().to_string()),
                 timezone: tz.name().to_string(),
                 next_run: next,
                 next_run_local: next.map(|t| local(t, tz)),

@@ -4,7 +4,7 @@
 use super::out::print_line;
 use super::{CliError, job};
 use crate::config::Config;
-use crate::job::report_bytes;
+use crate::outcome::human_bytes as report_bytes;
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::{Repository, SnapshotCheck};
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono_tz::Tz;
 use globset::{GlobBuilder, GlobSetBuilder};
 use toml::Spanned;
 
@@ -12,7 +13,8 @@ use super::error::ConfigError;
 use super::load::Parsed;
 use super::model::{self, Agent};
 use super::resolved::*;
-use super::validate::{err, resolve_agent};
+use super::validate::err;
+use crate::schedule::Schedule;
 
 pub use crate::layout::valid_name;
 
@@ -22,6 +24,7 @@ pub(super) fn resolve_job(
     j: &Spanned<model::Job>,
     remotes: &BTreeMap<String, (Arc<RemoteConfig>, PathBuf)>,
     agent: &Agent,
+    timezone: Tz,
 ) -> Result<JobConfig, ConfigError> {
     let key = |k: &str| format!("jobs.{name}.{k}");
     let jv = j.get_ref();
@@ -162,14 +165,17 @@ pub(super) fn resolve_job(
         ))
         .with_key(key("compression.level")));
     }
-    let schedule = jv.schedule.as_ref().map(|s| s.get_ref().trim().to_string());
-    if let Some(s) = &jv.schedule {
-        let tz = resolve_agent(p, agent)
-            .map(|a| a.timezone)
-            .unwrap_or(chrono_tz::Tz::UTC);
-        crate::schedule::Schedule::parse(s.get_ref(), tz)
-            .map_err(|e| err(p, s, key("schedule"), format!("{e}")).with_hint("5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly"))?;
-    }
+    let schedule = jv
+        .schedule
+        .as_ref()
+        .map(|s| {
+            Schedule::parse(s.get_ref(), timezone).map_err(|e| {
+                err(p, s, key("schedule"), e.to_string()).with_hint(
+                    "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly",
+                )
+            })
+        })
+        .transpose()?;
     Ok(JobConfig {
         name: name.to_string(),
         defined_in: p.path.clone(),

@@ -1,18 +1,19 @@
 //! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
 //! resolved [`Config`] that the rest of the program trusts without checking again.
 
-mod duration;
 mod error;
 mod job;
 mod load;
 mod model;
 mod resolved;
+#[cfg(test)]
+mod tests;
 mod validate;
 
-pub use duration::HumanDuration;
+pub use crate::duration::HumanDuration;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
-pub use model::{Compression, Hooks, Notify, RemoteType, Retention, VerifyMode};
+pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
 pub use resolved::{
     AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, SftpConfig,
     Source, Transport,

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::duration::HumanDuration;
+use crate::duration::HumanDuration;
+use crate::retention::Policy;
 
 /// One parsed file: the main config or a drop-in from `jobs.d/`.
 #[derive(Debug, Deserialize, Default)]
@@ -169,7 +170,7 @@ pub struct Job {
     #[serde(default)]
     pub compression: Compression,
     #[serde(default)]
-    pub retention: Retention,
+    pub retention: Policy,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,24 +227,6 @@ impl Default for Compression {
             threads: 0,
         }
     }
-}
-
-/// restic `forget` rules. No rule at all keeps everything.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Retention {
-    pub keep_last: Option<u32>,
-    pub keep_hourly: Option<u32>,
-    pub keep_daily: Option<u32>,
-    pub keep_weekly: Option<u32>,
-    pub keep_monthly: Option<u32>,
-    pub keep_yearly: Option<u32>,
-    pub keep_within: Option<HumanDuration>,
-    pub keep_within_hourly: Option<HumanDuration>,
-    pub keep_within_daily: Option<HumanDuration>,
-    pub keep_within_weekly: Option<HumanDuration>,
-    pub keep_within_monthly: Option<HumanDuration>,
-    pub keep_within_yearly: Option<HumanDuration>,
 }
 
 fn default_state_dir() -> PathBuf {

@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use globset::GlobSet;
 
-use super::model::{Compression, Hooks, Notify, Retention, VerifyMode};
+use super::model::{Compression, Hooks, Notify, VerifyMode};
+use crate::retention::Policy;
+use crate::schedule::Schedule;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -141,8 +143,8 @@ pub struct JobConfig {
     /// The file that defines this job, for messages.
     pub defined_in: PathBuf,
     pub remote: Arc<RemoteConfig>,
-    /// Cron text, checked by the schedule module at load time.
-    pub schedule: Option<String>,
+    /// Parsed at load time in `agent.timezone`; `None` = on demand only.
+    pub schedule: Option<Schedule>,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
     pub verify: VerifyMode,
@@ -156,5 +158,5 @@ pub struct JobConfig {
     /// The job's own `[notify]`, else `[agent.notify]`.
     pub notify: Option<Notify>,
     pub compression: Compression,
-    pub retention: Retention,
+    pub retention: Policy,
 }

@@ -53,7 +53,7 @@ pub(super) fn resolve(main: Parsed, dropins: Vec<Parsed>) -> Result<Config, Conf
             if let Some(first) = jobs.get(name) {
                 return Err(duplicate(p, j.span(), "job", name, &first.defined_in));
             }
-            let job = resolve_job(p, name, j, &remotes, &agent_raw)?;
+            let job = resolve_job(p, name, j, &remotes, &agent_raw, agent.timezone)?;
             jobs.insert(name.clone(), job);
         }
     }

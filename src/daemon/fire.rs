@@ -87,7 +87,7 @@ async fn run_in_slot<R: Runner, C: Clock>(
     sh: &Shared<R, C>,
     config: &Arc<Config>,
     name: &str,
-) -> Option<(crate::job::RunReport, Option<JobError>)> {
+) -> Option<(crate::outcome::RunReport, Option<JobError>)> {
     let permit = match sh.slots.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => {

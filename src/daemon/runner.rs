@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::config::Config;
-use crate::job::{self, JobError, Outcome, RunOptions, RunReport};
+use crate::job::{self, JobError, RunOptions};
+use crate::outcome::{Outcome, RunReport};
 
 pub trait Runner: Send + Sync + 'static {
     /// Runs job `name` of `config` once; the error says whether a retry may help.

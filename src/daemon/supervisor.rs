@@ -18,7 +18,6 @@ use super::runner::Runner;
 use super::timer;
 use crate::config::{Config, ConfigError};
 use crate::report::{metrics, state};
-use crate::schedule::Schedule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -135,16 +134,12 @@ fn start_plans<R: Runner, C: Clock>(
     let now = sh.clock.now();
     let mut plans = Vec::new();
     for (name, job) in &config.jobs {
-        let schedule = job
-            .schedule
-            .as_deref()
-            .and_then(|s| Schedule::parse(s, config.agent.timezone).ok());
-        let Some(schedule) = schedule else {
+        let Some(schedule) = &job.schedule else {
             plans.push((name.clone(), None));
             continue;
         };
         let last = saved.jobs.get(name).and_then(|j| j.last_scheduled);
-        let plan = catchup::plan(&schedule, last, job.catch_up, now);
+        let plan = catchup::plan(schedule, last, job.catch_up, now);
         if plan.missed > 0 && plan.catch_up.is_none() {
             tracing::info!(
                 job = %name,

@@ -15,7 +15,8 @@ use super::clock::{Clock, TokioClock};
 use super::runner::{self, Runner};
 use super::supervisor::{Control, serve};
 use crate::config::{self, Config};
-use crate::job::{JobError, RunReport};
+use crate::job::JobError;
+use crate::outcome::{Outcome, RunReport};
 use crate::report::state;
 
 /// (job, start, end) of every run.
@@ -43,7 +44,7 @@ impl Runner for Fake {
             Some(e) => runner::failed(&name, e),
             None => {
                 let (mut r, _) = runner::failed(&name, JobError::Local(String::new()));
-                r.outcome = crate::job::Outcome::Success;
+                r.outcome = Outcome::Success;
                 r.error = None;
                 (r, None)
             }

@@ -16,7 +16,6 @@ use super::fire::fire;
 use super::runner::Runner;
 use crate::config::Config;
 use crate::report::state::{self, Trigger};
-use crate::schedule::Schedule;
 
 pub async fn run<R: Runner, C: Clock>(
     sh: Arc<Shared<R, C>>,
@@ -40,7 +39,9 @@ pub async fn run<R: Runner, C: Clock>(
             sh.board.next(&name, None);
             return;
         };
-        let next = schedule_of(&cfg, &name, job.schedule.as_deref())
+        let next = job
+            .schedule
+            .as_ref()
             .and_then(|s| Some((s.next_after(after)?, s)));
         sh.board.next(&name, next.as_ref().map(|(at, _)| *at));
         let Some((next, schedule)) = next else {
@@ -82,20 +83,5 @@ pub async fn run<R: Runner, C: Clock>(
         sh.record(state::record_scheduled(&sh.state_dir, &name, next));
         after = next;
         fire(&sh, cfg, &name, Trigger::Schedule, next).await;
-    }
-}
-
-/// The job's schedule in the agent's timezone; load-time validation makes the parse succeed.
-fn schedule_of(cfg: &Config, name: &str, expr: Option<&str>) -> Option<Schedule> {
-    match Schedule::parse(expr?, cfg.agent.timezone) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::error!(
-                job = name,
-                "schedule {:?}: {e}; the job is not scheduled",
-                expr
-            );
-            None
-        }
     }
 }

@@ -2,9 +2,9 @@
 //! nothing but directory metadata is read.
 
 use super::JobError;
-use super::report::RunReport;
 use crate::config::JobConfig;
 use crate::layout::{self, JobDir, SnapshotId};
+use crate::outcome::RunReport;
 use chrono::Utc;
 
 pub(super) fn dry_run(
@@ -41,7 +41,7 @@ pub(super) fn dry_run(
             "  source {}{}: {files} files, {}",
             s.path.display(),
             if s.optional { " (optional)" } else { "" },
-            super::report::human_bytes(bytes)
+            crate::outcome::human_bytes(bytes)
         );
         report.files += files;
         report.bytes_read += bytes;

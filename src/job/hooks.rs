@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::JobError;
-use super::report::RunReport;
 use crate::config::JobConfig;
+use crate::outcome::RunReport;
 use crate::snapshot::child::{self, AbortOnDrop, Running};
 
 /// What a hook is told about the run.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::report::files::adopt_owner;
+
 pub struct JobLock {
     _lock: Flock<File>,
     pub path: PathBuf,
@@ -36,23 +38,6 @@ pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
             Some(s.trim().to_string())
         }
     }
-}
-
-/// When root writes into the state directory (an operator's `sudo backup run`), the files it
-/// creates are given to the directory's owner, so the daemon running as the service user can
-/// still open them afterwards. Best effort: an error here only matters later, and says so then.
-pub fn adopt_owner(path: &Path, state_dir: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    if !nix::unistd::geteuid().is_root() {
-        return;
-    }
-    let Ok(dir) = std::fs::metadata(state_dir) else {
-        return;
-    };
-    if dir.uid() == 0 {
-        return;
-    }
-    let _ = std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()));
 }
 
 pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {

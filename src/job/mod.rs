@@ -9,11 +9,9 @@ pub mod lock;
 mod observed;
 mod progress;
 pub mod prune;
-mod report;
 mod run;
 mod streams;
 
 pub use error::JobError;
 pub use observed::run_observed;
-pub use report::{Outcome, RunReport, human_bytes as report_bytes};
 pub use run::{RunOptions, run};

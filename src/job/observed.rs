@@ -2,11 +2,11 @@
 //! log line, then the result ping and the webhook. `backup run` and the daemon both go
 //! through here, so they notify and log alike. A dry run sends nothing.
 
+use super::JobError;
 use super::lock;
-use super::report::Outcome;
 use super::run::{RunOptions, run};
-use super::{JobError, RunReport};
 use crate::config::{Config, JobConfig};
+use crate::outcome::{Outcome, RunReport};
 use crate::report::notify::{Notifier, RunSummary};
 
 pub async fn run_observed(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::report::human_bytes;
+use crate::outcome::human_bytes;
 use crate::remote::Counted;
 use crate::snapshot::Progress;
 

@@ -6,9 +6,9 @@
 use chrono_tz::Tz;
 
 use super::JobError;
-use super::report::RunReport;
 use crate::config::JobConfig;
 use crate::layout::SnapshotId;
+use crate::outcome::RunReport;
 use crate::repository::{Damaged, Repository};
 use crate::retention::{self, Decision, Policy};
 
@@ -68,11 +68,11 @@ pub async fn after_run(
     made: SnapshotId,
     report: &mut RunReport,
 ) {
-    let policy = Policy::from(&job.retention);
+    let policy = &job.retention;
     if policy.is_empty() {
         return;
     }
-    match prune(repo, &policy, tz, Some(made)).await {
+    match prune(repo, policy, tz, Some(made)).await {
         Ok(p) => {
             if p.removed > 0 {
                 tracing::info!(job = %job.name, "retention removed {} snapshot(s), {} remain", p.removed, p.remaining);

@@ -12,10 +12,10 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use super::files::adopt_owner;
 use super::state::{self, JobState, State};
 use crate::config::Config;
-use crate::job::Outcome;
-use crate::schedule::Schedule;
+use crate::outcome::Outcome;
 
 /// What one job contributes: its saved state and its next scheduled run.
 #[derive(Debug, Clone, Default)]
@@ -34,11 +34,7 @@ pub fn inputs(config: &Config, saved: &State, now: DateTime<Utc>) -> Vec<JobInpu
         .map(|j| JobInput {
             job: j.name.clone(),
             state: saved.jobs.get(&j.name).cloned().unwrap_or_default(),
-            next_run: j
-                .schedule
-                .as_deref()
-                .and_then(|e| Schedule::parse(e, config.agent.timezone).ok())
-                .and_then(|s| s.next_after(now)),
+            next_run: j.schedule.as_ref().and_then(|s| s.next_after(now)),
         })
         .collect()
 }
@@ -183,7 +179,7 @@ pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     let result = std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
         .and_then(|()| {
-            crate::job::lock::adopt_owner(&tmp, dir);
+            adopt_owner(&tmp, dir);
             std::fs::rename(&tmp, target)
         });
     result.map_err(|e| {

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::deliver::{self, Request};
 use crate::config::Notify;
-use crate::job::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport};
 
 /// Healthcheck services cap the body (healthchecks.io: 100 kB); the summary is far shorter.
 const MAX_PING_BODY: usize = 10_000;

@@ -14,7 +14,8 @@ use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{Outcome, RunReport};
+use super::files::adopt_owner;
+use crate::outcome::{Outcome, RunReport};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -129,7 +130,7 @@ pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String
         .write(true)
         .open(&lock_path)
         .map_err(|e| io("open", &lock_path, e))?;
-    crate::job::lock::adopt_owner(&lock_path, state_dir);
+    adopt_owner(&lock_path, state_dir);
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, e)| io("lock", &lock_path, e.into()))?;
     // A corrupt file must not stop backups from running: start afresh and say so.
@@ -145,7 +146,7 @@ pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String
     file.write_all(&text)
         .and_then(|()| file.sync_all())
         .map_err(|e| io("write", &tmp, e))?;
-    crate::job::lock::adopt_owner(&tmp, state_dir);
+    adopt_owner(&tmp, state_dir);
     std::fs::rename(&tmp, &target).map_err(|e| io("replace", &target, e))
 }
 

@@ -18,7 +18,6 @@
 //! appear in the result, so nothing built on it can remove them.
 
 mod buckets;
-mod from_config;
 mod window;
 
 #[cfg(test)]
@@ -31,14 +30,18 @@ mod tests;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use serde::Deserialize;
 
 use self::buckets::Period;
 use self::window::Window;
 use crate::layout::id::SnapshotId;
 
-/// What to keep. All-zero / all-`None` (the default) means "no rule": keep everything.
-/// A zero count or a zero duration is the same as an absent rule, as in restic.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What to keep, as written in `[jobs.X.retention]`. All-zero / all-`None` (the default) means
+/// "no rule": keep everything. An absent key, a zero count and a zero duration are all the same
+/// absent rule, as in restic. Unknown keys are refused, so a typo cannot silently become
+/// "keep everything".
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Policy {
     pub keep_last: u32,
     pub keep_hourly: u32,
@@ -46,11 +49,17 @@ pub struct Policy {
     pub keep_weekly: u32,
     pub keep_monthly: u32,
     pub keep_yearly: u32,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within: Option<Duration>,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within_hourly: Option<Duration>,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within_daily: Option<Duration>,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within_weekly: Option<Duration>,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within_monthly: Option<Duration>,
+    #[serde(deserialize_with = "crate::duration::optional")]
     pub keep_within_yearly: Option<Duration>,
 }
 

@@ -122,7 +122,8 @@ impl Schedule {
         })
     }
 
-    pub fn expr(&self) -> &str {
+    /// The expression as the operator wrote it (trimmed), for status lines and messages.
+    pub fn as_str(&self) -> &str {
         &self.expr
     }
 

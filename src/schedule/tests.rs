@@ -32,7 +32,7 @@ fn next_n(s: &Schedule, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
 #[test]
 fn accessors_keep_original_text_and_zone() {
     let s = Schedule::parse("  0 2 * * MON-FRI ", Berlin).unwrap();
-    assert_eq!(s.expr(), "0 2 * * MON-FRI");
+    assert_eq!(s.as_str(), "0 2 * * MON-FRI");
     assert_eq!(s.tz(), Berlin);
     assert_eq!(s.to_string(), "0 2 * * MON-FRI (Europe/Berlin)");
 }

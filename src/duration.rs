@@ -1,5 +1,7 @@
-//! Human durations in the config (`"90s"`, `"10m"`, `"6h"`), validated while deserializing so a
-//! bad value is reported with its file, line and column.
+//! Human durations (`"90s"`, `"10m"`, `"6h"`, `"7d"`): the one syntax for every duration an
+//! operator writes, validated while deserializing so a bad value is reported with its file,
+//! line and column. A leaf, so that config and the value types it holds (such as
+//! `retention::Policy`) accept the same syntax without importing each other.
 
 use std::fmt;
 use std::time::Duration;
@@ -34,6 +36,12 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let s = String::deserialize(d)?;
         s.parse().map_err(de::Error::custom)
     }
+}
+
+/// For `#[serde(default, deserialize_with = "crate::duration::optional")]` on an
+/// `Option<Duration>` field of a value type that should not carry a newtype.
+pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    HumanDuration::deserialize(d).map(|h| Some(h.get()))
 }
 
 impl fmt::Display for HumanDuration {

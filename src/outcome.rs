@@ -1,4 +1,7 @@
-//! What a run did, for the summary line, the exit code, the state file and notifications.
+//! What one run did: the leaf type that `job` fills in and that `report` (state file, metrics,
+//! notifications), `daemon` and `commands` (summary line, exit code) read. It owns the outcome,
+//! its exit code and the summary line's wording, and imports nothing from those modules, so any
+//! of them can depend on it without depending on each other.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,6 +91,7 @@ impl RunReport {
     }
 }
 
+/// Sizes as the summary line and other operator-facing messages print them (`1.5 MiB`).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

@@ -1,0 +1,96 @@
+//! What `config::load` resolves, checked on the values the rest of the program receives: a
+//! parsed schedule, a retention policy, and errors that point at the file, line and key.
+// Test-only: the parent declares this module under #[cfg(test)].
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+
+use super::{Config, ConfigError, load};
+
+const HEAD: &str = "[agent]\ntimezone = \"Europe/Berlin\"\n\
+    [remotes.r]\nhost = \"127.0.0.1\"\nuser = \"u\"\nidentity_file = \"/k\"\n\
+    known_hosts = \"/kh\"\npath = \"/b\"\n\
+    [jobs.db]\nremote = \"r\"\nsources = [\"/etc\"]\n";
+
+fn load_text(job_lines: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, format!("{HEAD}{job_lines}")).unwrap();
+    load(&path)
+}
+
+#[test]
+fn schedule_is_parsed_once_in_the_agent_timezone() {
+    let cfg = load_text("schedule = \"  30 2 * * *  \"\n").unwrap();
+    let s = cfg.jobs["db"].schedule.as_ref().unwrap();
+    assert_eq!(s.as_str(), "30 2 * * *");
+    assert_eq!(s.tz(), chrono_tz::Europe::Berlin);
+    // 02:30 CET is 01:30 UTC: the zone came from [agent], not from UTC.
+    let after = Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap();
+    assert_eq!(
+        s.next_after(after),
+        Some(Utc.with_ymd_and_hms(2026, 1, 10, 1, 30, 0).unwrap())
+    );
+    assert!(load_text("").unwrap().jobs["db"].schedule.is_none());
+}
+
+#[test]
+fn bad_schedule_names_the_line_and_key() {
+    let e = load_text("schedule = \"0 25 * * *\"\n").unwrap_err();
+    assert_eq!(e.position, Some((HEAD.lines().count() + 1, 12)), "{e}");
+    assert_eq!(e.key.as_deref(), Some("jobs.db.schedule"), "{e}");
+    assert!(e.message.contains("25 is not an hour"), "{e}");
+}
+
+#[test]
+fn absent_retention_rules_make_an_empty_policy() {
+    assert!(load_text("").unwrap().jobs["db"].retention.is_empty());
+    let cfg =
+        load_text("[jobs.db.retention]\nkeep_last = 3\nkeep_within_daily = \"1d\"\n").unwrap();
+    let p = &cfg.jobs["db"].retention;
+    assert_eq!(p.keep_last, 3);
+    assert_eq!(p.keep_daily, 0);
+    assert_eq!(p.keep_within_daily, Some(Duration::from_secs(86400)));
+    assert_eq!(p.keep_within, None);
+    assert!(!p.is_empty());
+}
+
+#[test]
+fn retention_durations_use_the_config_syntax() {
+    let cfg = load_text(
+        "[jobs.db.retention]\nkeep_within = \"1h 30m\"\nkeep_within_hourly = \"90s\"\n\
+         keep_within_weekly = \"0\"\n",
+    )
+    .unwrap();
+    let p = &cfg.jobs["db"].retention;
+    assert_eq!(p.keep_within, Some(Duration::from_secs(5400)));
+    assert_eq!(p.keep_within_hourly, Some(Duration::from_secs(90)));
+    // A zero duration is accepted as written and means "no rule", as in restic.
+    assert_eq!(p.keep_within_weekly, Some(Duration::ZERO));
+}
+
+#[test]
+fn bad_retention_value_or_key_names_the_line_and_key() {
+    let line = HEAD.lines().count() + 2;
+    let e = load_text("[jobs.db.retention]\nkeep_within = \"30\"\n").unwrap_err();
+    assert_eq!(e.position.map(|(l, _)| l), Some(line), "{e}");
+    assert_eq!(
+        e.key.as_deref(),
+        Some("jobs.db.retention.keep_within"),
+        "{e}"
+    );
+    assert!(e.message.contains("is not a duration"), "{e}");
+
+    let e = load_text("[jobs.db.retention]\nkeep_dayly = 7\n").unwrap_err();
+    assert_eq!(e.position.map(|(l, _)| l), Some(line), "{e}");
+    assert_eq!(
+        e.key.as_deref(),
+        Some("jobs.db.retention.keep_dayly"),
+        "{e}"
+    );
+    assert!(e.message.contains("unknown field"), "{e}");
+
+    let e = load_text("[jobs.db.retention]\nkeep_last = -1\n").unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("jobs.db.retention.keep_last"), "{e}");
+}
