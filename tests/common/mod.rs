@@ -1,8 +1,10 @@
 //! Shared integration-test harness for `backup`.
 //!
 //! Include with `mod common;`. Pieces:
-//! - [`Sshd`] (sshd.rs, sshd_files.rs): a real OpenSSH server on 127.0.0.1 with fresh keys
-//!   in a temp dir, plus its config, `known_hosts` and the product config;
+//! - [`Sshd`] (sshd.rs): a real OpenSSH server on 127.0.0.1 with fresh keys in a temp dir,
+//!   plus its config, `known_hosts` and the product config;
+//! - [`server::SshServer`] (server.rs, server_files.rs): what `Sshd` derefs to (temp dir, keys,
+//!   `known_hosts`, `write_config`, process control);
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
@@ -20,9 +22,10 @@ pub mod http;
 pub mod postgres;
 pub mod proxy;
 pub mod sample;
+pub mod server;
+pub mod server_files;
 pub mod snap;
 pub mod sshd;
-pub mod sshd_files;
 pub mod tree;
 
 use std::ffi::OsStr;
@@ -36,9 +39,11 @@ pub use self::fs::SmallFs;
 #[allow(unused_imports)]
 pub use self::proxy::Proxy;
 #[allow(unused_imports)]
-pub use self::sshd::{Sshd, SshdBuilder};
+pub use self::server::SshServer;
 #[allow(unused_imports)]
-pub use self::sshd_files::{HostKeyType, toml_str};
+pub use self::server_files::{HostKeyType, toml_str};
+#[allow(unused_imports)]
+pub use self::sshd::{Sshd, SshdBuilder};
 #[allow(unused_imports)]
 pub use self::tree::{Entry, Kind, assert_trees_eq, diff_digests, tree_digest};
 
