@@ -3,7 +3,8 @@
 //! Include with `mod common;`. Pieces:
 //! - [`Sshd`] (sshd.rs): a real OpenSSH server on 127.0.0.1 with fresh keys in a temp dir,
 //!   plus its config, `known_hosts` and the product config;
-//! - [`server::SshServer`] (server.rs, server_files.rs): what `Sshd` derefs to (temp dir, keys,
+//! - [`Proftpd`] (proftpd.rs): the same with ProFTPD's mod_sftp, an SFTP-only server;
+//! - [`server::SshServer`] (server.rs, server_files.rs): what both deref to (temp dir, keys,
 //!   `known_hosts`, `write_config`, process control);
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
@@ -12,14 +13,15 @@
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
-//! Tests skip (return early) when sshd cannot run, unless `BACKUP_TEST_REQUIRE_SSHD=1` (CI),
-//! which turns every "cannot run here" into a panic:
+//! Tests skip (return early) when sshd (or proftpd) cannot run, unless
+//! `BACKUP_TEST_REQUIRE_SSHD=1` (CI), which turns every "cannot run here" into a panic:
 //! `let Some(sshd) = common::sshd() else { return };`
 #![allow(dead_code)]
 
 pub mod fs;
 pub mod http;
 pub mod postgres;
+pub mod proftpd;
 pub mod proxy;
 pub mod sample;
 pub mod server;
@@ -36,6 +38,8 @@ use std::process::{Command, Output, Stdio};
 // Re-exports and the macro are for tests; any one test binary uses only some of them.
 #[allow(unused_imports)]
 pub use self::fs::SmallFs;
+#[allow(unused_imports)]
+pub use self::proftpd::Proftpd;
 #[allow(unused_imports)]
 pub use self::proxy::Proxy;
 #[allow(unused_imports)]

@@ -1,8 +1,8 @@
-//! What every throwaway SSH server of the harness (so far [`super::Sshd`]) shares: its temp
-//! dir with the client key and `remote/`, its port, and its process (started in the
+//! What every throwaway SSH server of the harness ([`super::Sshd`], [`super::Proftpd`]) shares:
+//! its temp dir with the client key and `remote/`, its port, and its process (started in the
 //! foreground, killed with every session it forked). The files in that dir (host keys,
-//! `known_hosts`, the product config) are in server_files.rs. A server type derefs to
-//! [`SshServer`], so tests call these methods on any of them alike.
+//! `known_hosts`, the product config) are in server_files.rs. `Sshd` and `Proftpd` deref to
+//! [`SshServer`], so tests call these methods on either alike.
 
 use std::ffi::OsString;
 use std::fs;
