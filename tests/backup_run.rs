@@ -4,10 +4,9 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use common::sample::make_tree;
-use common::snap::snapshots;
+use common::snap::{assert_standard_tools_restore, snapshots};
 use common::{backup, describe};
 
 #[test]
@@ -39,27 +38,7 @@ fn round_trip_restores_identically_with_standard_tools() {
         .collect();
     names.sort();
     assert_eq!(names, ["SHA256SUMS", "files.tar.zst", "manifest.json"]);
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(snap)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", describe(&check));
-
-    let restored = tempfile::tempdir().unwrap();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "zstd -dc {}/files.tar.zst | tar -x --numeric-owner -p -C {}",
-            snap.display(),
-            restored.path().display()
-        ))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let back = restored.path().join(root.strip_prefix("/").unwrap());
-    common::assert_trees_eq(&root, &back);
+    assert_standard_tools_restore(snap, &root);
 
     let manifest: serde_json::Value =
         serde_json::from_slice(&fs::read(snap.join("manifest.json")).unwrap()).unwrap();

@@ -1,6 +1,6 @@
 //! Self-test of the shared harness in `tests/common/`, using only the system OpenSSH client
-//! (`ssh`, `sftp`): proves sshd, Proxy, SmallFs, tree_digest and peak_rss_kib work on this
-//! machine before the product tests rely on them.
+//! (`ssh`, `sftp`): proves sshd, ProFTPD, Proxy, SmallFs, tree_digest and peak_rss_kib work on
+//! this machine before the product tests rely on them.
 
 mod common;
 
@@ -10,10 +10,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{HostKeyType, Proxy, SmallFs, Sshd, describe};
+use common::{HostKeyType, Proftpd, Proxy, SmallFs, SshServer, describe};
 
 /// OpenSSH client options: only our key and known_hosts, never prompts.
-fn client_opts(sshd: &Sshd) -> Vec<OsString> {
+fn client_opts(sshd: &SshServer) -> Vec<OsString> {
     let mut v: Vec<OsString> = vec![
         "-F".into(),
         "/dev/null".into(),
@@ -36,25 +36,30 @@ fn client_opts(sshd: &Sshd) -> Vec<OsString> {
 }
 
 /// `sftp -b batch` to `port` with `batch` commands.
-fn sftp_cmd(sshd: &Sshd, port: u16, batch: &str) -> Command {
+fn sftp_cmd(sshd: &SshServer, port: u16, batch: &str) -> Command {
+    sftp_cmd_as(sshd, port, sshd.user(), &[], batch)
+}
+
+/// [`sftp_cmd`] logging in as `user`, with extra client options (e.g. `-vv`).
+fn sftp_cmd_as(sshd: &SshServer, port: u16, user: &str, extra: &[&str], batch: &str) -> Command {
     let file = sshd.dir().join(format!("batch-{}", rand_suffix()));
     std::fs::write(&file, batch).unwrap();
     let mut cmd = Command::new("sftp");
     cmd.args(client_opts(sshd))
+        .args(extra)
         .arg("-P")
         .arg(port.to_string())
         .arg("-b")
         .arg(file);
-    cmd.arg(format!("{}@127.0.0.1", sshd.user()))
-        .stdin(Stdio::null());
+    cmd.arg(format!("{user}@127.0.0.1")).stdin(Stdio::null());
     cmd
 }
 
-fn sftp(sshd: &Sshd, port: u16, batch: &str) -> Output {
+fn sftp(sshd: &SshServer, port: u16, batch: &str) -> Output {
     sftp_cmd(sshd, port, batch).output().expect("spawn sftp")
 }
 
-fn ssh(sshd: &Sshd, port: u16, remote_cmd: &str) -> Output {
+fn ssh(sshd: &SshServer, port: u16, remote_cmd: &str) -> Output {
     let mut cmd = Command::new("ssh");
     cmd.args(client_opts(sshd)).arg("-p").arg(port.to_string());
     cmd.arg(format!("{}@127.0.0.1", sshd.user()))
@@ -80,7 +85,7 @@ fn make_file(dir: &Path, name: &str, len: usize) -> std::path::PathBuf {
     path
 }
 
-fn put(sshd: &Sshd, port: u16, local: &Path, remote_name: &str) -> Output {
+fn put(sshd: &SshServer, port: u16, local: &Path, remote_name: &str) -> Output {
     let remote = sshd.remote_dir().join(remote_name);
     sftp(
         sshd,
@@ -270,6 +275,90 @@ fn kill_now_and_restart() {
     assert_eq!(sshd.port(), port);
     assert!(ssh(&sshd, port, "true").status.success());
     assert!(sshd.log().contains("Server listening on 127.0.0.1"));
+}
+
+/// ProFTPD's mod_sftp through the same OpenSSH client: strict host key checking against the
+/// generated `known_hosts` with each host key type alone, the client key for the current user
+/// only, put and ls at the real path of `remote/`, files owned by the current user; no exec
+/// channel, no password auth; the extensions it advertises; a rekey is noticed.
+#[test]
+fn proftpd_serves_sftp_to_the_openssh_client() {
+    let Some(mut server) = Proftpd::start() else {
+        return;
+    };
+    let local = make_file(server.dir(), "payload", 200_000);
+    for t in HostKeyType::ALL {
+        server.write_known_hosts_for(&[t]);
+        let name = format!("via-{}", t.name());
+        let out = put(&server, server.port(), &local, &name);
+        assert!(
+            out.status.success(),
+            "{t:?}: {}\n{}",
+            describe(&out),
+            server.log()
+        );
+        let copy = server.remote_dir().join(&name);
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            std::fs::read(&local).unwrap()
+        );
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&copy).unwrap());
+        assert_eq!(
+            owner,
+            unsafe { libc::geteuid() },
+            "session runs as the current user"
+        );
+    }
+    server.write_known_hosts();
+    let batch = format!("pwd\nls -1 {}\n", server.remote_dir().display());
+    let out = sftp_cmd_as(&server, server.port(), server.user(), &["-vv"], &batch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let cwd = format!(
+        "Remote working directory: {}",
+        server.remote_dir().display()
+    );
+    assert!(
+        stdout.contains(&cwd) && stdout.contains("via-rsa"),
+        "{stdout}"
+    );
+    let debug = String::from_utf8_lossy(&out.stderr);
+    let methods = "debug1: Authentications that can continue: publickey";
+    assert!(debug.lines().any(|l| l.trim_end() == methods), "{debug}");
+    for ext in ["posix-rename", "fsync", "statvfs", "fstatvfs", "hardlink"] {
+        let line = format!("Server supports extension \"{ext}@openssh.com\"");
+        assert!(debug.contains(&line), "{ext} missing:\n{debug}");
+    }
+    assert!(!debug.contains("limits@openssh.com"), "{debug}");
+
+    let other = if server.user() == "nobody" {
+        "root"
+    } else {
+        "nobody"
+    };
+    let out = sftp_cmd_as(&server, server.port(), other, &[], "pwd\n")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the key is only for the current user"
+    );
+    let out = ssh(&server, server.port(), "true");
+    assert!(
+        !out.status.success(),
+        "no exec on mod_sftp: {}",
+        describe(&out)
+    );
+
+    server.rekey();
+    let out = put(&server, server.port(), &local, "after-rekey");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"));
+    server.write_known_hosts();
+    let out = put(&server, server.port(), &local, "after-rekey");
+    assert!(out.status.success(), "{}", describe(&out));
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! Shared integration-test harness for `backup`.
 //!
 //! Include with `mod common;`. Pieces:
-//! - [`Sshd`] (sshd.rs, sshd_files.rs): a real OpenSSH server on 127.0.0.1 with fresh keys
-//!   in a temp dir, plus its config, `known_hosts` and the product config;
+//! - [`Sshd`] (sshd.rs): a real OpenSSH server on 127.0.0.1 with fresh keys in a temp dir,
+//!   plus its config, `known_hosts` and the product config;
+//! - [`Proftpd`] (proftpd.rs): the same with ProFTPD's mod_sftp, an SFTP-only server;
+//! - [`server::SshServer`] (server.rs, server_files.rs): what both deref to (temp dir, keys,
+//!   `known_hosts`, `write_config`, process control);
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
@@ -10,19 +13,21 @@
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
-//! Tests skip (return early) when sshd cannot run, unless `BACKUP_TEST_REQUIRE_SSHD=1` (CI),
-//! which turns every "cannot run here" into a panic:
+//! Tests skip (return early) when sshd (or proftpd) cannot run, unless
+//! `BACKUP_TEST_REQUIRE_SSHD=1` (CI), which turns every "cannot run here" into a panic:
 //! `let Some(sshd) = common::sshd() else { return };`
 #![allow(dead_code)]
 
 pub mod fs;
 pub mod http;
 pub mod postgres;
+pub mod proftpd;
 pub mod proxy;
 pub mod sample;
+pub mod server;
+pub mod server_files;
 pub mod snap;
 pub mod sshd;
-pub mod sshd_files;
 pub mod tree;
 
 use std::ffi::OsStr;
@@ -34,11 +39,15 @@ use std::process::{Command, Output, Stdio};
 #[allow(unused_imports)]
 pub use self::fs::SmallFs;
 #[allow(unused_imports)]
+pub use self::proftpd::Proftpd;
+#[allow(unused_imports)]
 pub use self::proxy::Proxy;
 #[allow(unused_imports)]
-pub use self::sshd::{Sshd, SshdBuilder};
+pub use self::server::SshServer;
 #[allow(unused_imports)]
-pub use self::sshd_files::{HostKeyType, toml_str};
+pub use self::server_files::{HostKeyType, toml_str};
+#[allow(unused_imports)]
+pub use self::sshd::{Sshd, SshdBuilder};
 #[allow(unused_imports)]
 pub use self::tree::{Entry, Kind, assert_trees_eq, diff_digests, tree_digest};
 

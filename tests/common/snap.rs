@@ -1,5 +1,5 @@
 //! Looking at what a run left on the (local) server: committed snapshots, leftovers, and
-//! `sha256sum -c` in a snapshot directory; writing `[[jobs.t.commands]]` entries.
+//! `sha256sum -c`, `zstd | tar` in a snapshot directory; writing `[[jobs.t.commands]]` entries.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -44,6 +44,25 @@ pub fn sha256sum_c(dir: &Path) {
         .output();
     let out = out.unwrap();
     assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// Standard tools alone restore snapshot `snap`: `sha256sum -c SHA256SUMS` passes and
+/// `zstd -dc files.tar.zst | tar -x` gives back the tree `root` (stored without its leading `/`).
+pub fn assert_standard_tools_restore(snap: &Path, root: &Path) {
+    sha256sum_c(snap);
+    let restored = tempfile::tempdir().unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "zstd -dc {}/files.tar.zst | tar -x --numeric-owner -p -C {}",
+            snap.display(),
+            restored.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let back = restored.path().join(root.strip_prefix("/").unwrap());
+    super::assert_trees_eq(root, &back);
 }
 
 /// `[[jobs.t.commands]]` with `run` as a TOML array and extra lines.

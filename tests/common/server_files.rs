@@ -1,12 +1,14 @@
-//! The files in an [`Sshd`]'s temp dir: host keys, `sshd_config`, `known_hosts` (also for
-//! proxy ports) and the product config TOML that points the `backup` binary at the server.
+//! The files in an [`SshServer`]'s temp dir that do not depend on which server it is: host
+//! keys, `known_hosts` (also for proxy ports) and the product config TOML that points the
+//! `backup` binary at the server.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::Sshd;
+use super::server::SshServer;
 
 /// Host key algorithms the server can be given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,9 +39,14 @@ impl HostKeyType {
     }
 }
 
-impl Sshd {
+impl SshServer {
+    /// Private host key (OpenSSH format); its public half is the same path with `.pub`.
     pub fn host_key_path(&self, t: HostKeyType) -> PathBuf {
         self.dir().join(format!("ssh_host_{}_key", t.name()))
+    }
+    /// The host key types the server offers.
+    pub fn host_key_types(&self) -> &[HostKeyType] {
+        &self.host_keys
     }
     /// `known_hosts` line for one host key type, e.g. `[127.0.0.1]:2222 ssh-ed25519 AAAA…`.
     pub fn known_hosts_line(&self, t: HostKeyType) -> String {
@@ -64,7 +71,7 @@ impl Sshd {
     }
     /// Rewrite `known_hosts` to trust the current host keys (all of them).
     pub fn write_known_hosts(&self) {
-        self.write_known_hosts_for(&self.builder.host_keys.clone());
+        self.write_known_hosts_for(&self.host_keys);
     }
     /// Rewrite `known_hosts` listing only the given host key types (for our port and every
     /// [`Self::trust_port`] port).
@@ -136,7 +143,7 @@ impl Sshd {
     }
 
     pub(super) fn generate_host_keys(&self) -> Result<(), String> {
-        for t in &self.builder.host_keys {
+        for t in &self.host_keys {
             let path = self.host_key_path(*t);
             let _ = fs::remove_file(&path);
             let _ = fs::remove_file(path.with_extension("pub"));
@@ -144,77 +151,34 @@ impl Sshd {
         }
         Ok(())
     }
-
-    pub(super) fn write_sshd_config(&self) -> Result<(), String> {
-        let d = self.dir();
-        let mut c = String::new();
-        writeln!(c, "ListenAddress 127.0.0.1\nPort {}", self.port).unwrap();
-        for t in &self.builder.host_keys {
-            writeln!(c, "HostKey {}", self.host_key_path(*t).display()).unwrap();
-        }
-        writeln!(c, "PidFile {}", d.join("sshd.pid").display()).unwrap();
-        writeln!(
-            c,
-            "AuthorizedKeysFile {}",
-            d.join("authorized_keys").display()
-        )
-        .unwrap();
-        c.push_str(
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-             PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nMaxSessions 20\n\
-             Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
-        );
-        if sshd_version(&self.exe) >= (9, 8) {
-            // Newer sshd blocks sources that often disconnect before auth (fault-injection tests).
-            c.push_str("PerSourcePenalties no\n");
-        }
-        if self.builder.sftp_only {
-            c.push_str("ForceCommand internal-sftp\n");
-        }
-        c.push_str(&self.builder.extra_config);
-        fs::write(self.config_path(), c).map_err(|e| e.to_string())
-    }
 }
 
-/// `(major, minor)` from `sshd -V` ("OpenSSH_9.2p1 …"); `(0, 0)` if unknown.
-fn sshd_version(exe: &Path) -> (u32, u32) {
-    let Ok(out) = Command::new(exe).arg("-V").output() else {
-        return (0, 0);
-    };
-    let text = String::from_utf8_lossy(&out.stderr);
-    let Some(rest) = text.split("OpenSSH_").nth(1) else {
-        return (0, 0);
-    };
-    let digits = |s: &str| {
-        s.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .unwrap_or(0)
-    };
-    let mut parts = rest.splitn(2, '.');
-    (
-        digits(parts.next().unwrap_or("")),
-        digits(parts.next().unwrap_or("")),
-    )
-}
-
+/// A fresh key pair without passphrase at `path` (and `path.pub`), e.g. `type_args = ["-t",
+/// "ed25519"]`.
 pub(super) fn keygen(path: &Path, type_args: &[&str]) -> Result<(), String> {
+    let mut args: Vec<OsString> = ["-q", "-N", "", "-C", "backup-agent-test"]
+        .iter()
+        .chain(type_args)
+        .map(OsString::from)
+        .collect();
+    args.extend(["-f".into(), path.into()]);
+    ssh_keygen(&args).map(drop)
+}
+
+/// Run `ssh-keygen ARGS...`: its stdout, or an error with its stderr.
+pub(super) fn ssh_keygen(args: &[OsString]) -> Result<Vec<u8>, String> {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-N", "", "-C", "backup-agent-test"])
-        .args(type_args)
-        .arg("-f")
-        .arg(path)
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("ssh-keygen: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "ssh-keygen {type_args:?} failed: {}",
+            "ssh-keygen {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(())
+    Ok(out.stdout)
 }
 
 /// TOML basic string literal.

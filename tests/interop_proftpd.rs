@@ -1,0 +1,255 @@
+//! The product against a second SFTP implementation: ProFTPD 1.3.8's mod_sftp
+//! (`common::Proftpd`). It has no exec channel, so `verify = "auto"` falls back to readback.
+//! It advertises (SFTP v3) `posix-rename@openssh.com`, `fsync@openssh.com`,
+//! `statvfs@openssh.com`, `fstatvfs@openssh.com`, `hardlink@openssh.com`, plus `versions`
+//! and `home-directory`; no `limits@openssh.com` (so 32 KiB requests), no chacha20-poly1305
+//! (aes-ctr, aes-gcm, aes-cbc only). Uploads use one SFTP channel: with several, ProFTPD mixes
+//! up their writes (`default_channels_upload_to_proftpd`, ignored until the product copes).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::sample::{flip_byte, job_toml, make_tree};
+use common::snap::{assert_standard_tools_restore, command, job_entries, sha256sum_c, snapshots};
+use common::{Proftpd, SshServer, backup, describe};
+use tempfile::TempDir;
+
+/// The dump command's output: big enough to span several 32 KiB requests.
+fn dump_text() -> String {
+    let rows: String = (1..=30_000).map(|i| format!("{i}\n")).collect();
+    format!("CREATE TABLE t (x int);\n{rows}")
+}
+
+/// `[remotes.test]` lines of every test but [`default_channels_upload_to_proftpd`], which
+/// shows why (ProFTPD mixes up concurrent channels' writes).
+const ONE_CHANNEL: &str = "channels = 1";
+
+/// Config of job `t`: `root` plus a command stream `app.sql`, `verify = "auto"`, `extra` lines
+/// in `[jobs.t]`; one SFTP channel.
+fn write_job(server: &SshServer, root: &Path, extra: &str) -> PathBuf {
+    write_job_with(server, ONE_CHANNEL, root, extra)
+}
+
+/// [`write_job`] with `remote` lines in `[remotes.test]` instead of [`ONE_CHANNEL`].
+fn write_job_with(server: &SshServer, remote: &str, root: &Path, extra: &str) -> PathBuf {
+    let dump = ["sh", "-c", "echo 'CREATE TABLE t (x int);'; seq 1 30000"];
+    server.write_config_with(
+        remote,
+        &format!(
+            "{}{}",
+            job_toml("t", root, &format!("verify = \"auto\"\n{extra}")),
+            command("app.sql", &dump, "")
+        ),
+    )
+}
+
+/// A source tree with a 3 MiB file, and [`write_job`] for it.
+fn job(server: &SshServer, extra: &str) -> (TempDir, PathBuf, PathBuf) {
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("data");
+    make_tree(&root, 3);
+    let cfg = write_job(server, &root, extra);
+    (src, root, cfg)
+}
+
+/// A ProFTPD with job `t` (see [`job`]) run `runs` times; `None` when ProFTPD cannot run here.
+fn backed_up(runs: usize) -> Option<(Proftpd, TempDir, PathBuf, PathBuf)> {
+    let server = Proftpd::start()?;
+    let (src, root, cfg) = job(&server, "");
+    for _ in 0..runs {
+        run(&server, &cfg);
+    }
+    Some((server, src, root, cfg))
+}
+
+/// `backup -v run t`, which must commit; its stderr.
+fn run(server: &SshServer, cfg: &Path) -> String {
+    let out = common::backup_cmd(cfg, &["-v", "run", "t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", describe(&out), server.log());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// [`run`], which must say it verified by readback and found the rename, fsync and statvfs
+/// extensions (`on`) or none of them.
+fn run_readback(server: &SshServer, cfg: &Path, on: bool) {
+    let err = run(server, cfg);
+    let ext = format!("posix_rename: {on}, fsync: {on}, statvfs: {on}");
+    assert!(err.contains(&ext), "{err}");
+    assert!(err.contains("verified by readback"), "{err}");
+}
+
+/// `backup --config CFG ARGS...`, which must succeed; its stdout.
+fn backup_ok(server: &SshServer, cfg: &Path, args: &[&str]) -> String {
+    let out = backup(cfg, args);
+    assert!(out.status.success(), "{}\n{}", describe(&out), server.log());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `zstd -dc FILE`, which must succeed.
+fn unzstd(file: &Path) -> Vec<u8> {
+    let out = Command::new("zstd").arg("-dc").arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    out.stdout
+}
+
+#[test]
+fn check_connect_reaches_the_server() {
+    let Some((server, _src, _root, cfg)) = backed_up(0) else {
+        return;
+    };
+    let stdout = backup_ok(&server, &cfg, &["check", "--connect"]);
+    assert!(stdout.contains("remote test: ok"), "{stdout}");
+    assert!(stdout.contains("writable"), "{stdout}");
+}
+
+#[test]
+fn run_commits_a_readback_verified_snapshot_that_standard_tools_restore() {
+    let Some(server) = Proftpd::start() else {
+        return;
+    };
+    let (_src, root, cfg) = job(&server, "");
+    run_readback(&server, &cfg, true);
+
+    let snaps = snapshots(&server.remote_dir().join("t"));
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let snap = &snaps[0];
+    assert_eq!(
+        job_entries(snap),
+        [
+            "SHA256SUMS",
+            "app.sql.zst",
+            "files.tar.zst",
+            "manifest.json"
+        ]
+    );
+    assert_standard_tools_restore(snap, &root);
+    assert_eq!(unzstd(&snap.join("app.sql.zst")), dump_text().as_bytes());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(snap.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["verified_by"], "readback");
+
+    let json = backup_ok(&server, &cfg, &["list", "t", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{json}");
+    let id = snap.file_name().unwrap().to_string_lossy();
+    assert_eq!(listed[0]["id"], id.as_ref());
+    let text = backup_ok(&server, &cfg, &["list", "t"]);
+    assert!(text.contains(id.as_ref()), "{text}");
+}
+
+#[test]
+fn verify_restore_and_cat_read_the_snapshot_back() {
+    let Some((server, _src, root, cfg)) = backed_up(1) else {
+        return;
+    };
+
+    let verified = backup_ok(&server, &cfg, &["verify", "t", "--all"]);
+    assert!(verified.contains("intact"), "{verified}");
+
+    let dest = tempfile::tempdir().unwrap();
+    let target = dest.path().join("restored");
+    let t = target.to_str().unwrap();
+    backup_ok(&server, &cfg, &["restore", "t", "latest", "--target", t]);
+    common::assert_trees_eq(&root, &target.join(root.strip_prefix("/").unwrap()));
+    assert_eq!(
+        fs::read_to_string(target.join("app.sql")).unwrap(),
+        dump_text()
+    );
+
+    let dump = backup_ok(&server, &cfg, &["cat", "t", "latest", "app.sql"]);
+    assert_eq!(dump, dump_text());
+
+    // Readback sees damage on this server too.
+    let snap = &snapshots(&server.remote_dir().join("t"))[0];
+    flip_byte(&snap.join("files.tar.zst"));
+    let out = backup(&cfg, &["verify", "t", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+}
+
+#[test]
+fn prune_keeps_the_newest_snapshot() {
+    let Some((server, _src, root, _cfg)) = backed_up(2) else {
+        return;
+    };
+    let job_dir = server.remote_dir().join("t");
+    let before = snapshots(&job_dir);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let cfg = write_job(&server, &root, "[jobs.t.retention]\nkeep_last = 1\n");
+    let plan = backup_ok(&server, &cfg, &["prune", "t", "--dry-run"]);
+    assert!(plan.contains("would remove 1"), "{plan}");
+    assert_eq!(snapshots(&job_dir), before, "dry run removes nothing");
+    backup_ok(&server, &cfg, &["prune", "t"]);
+    assert_eq!(snapshots(&job_dir), before[1..], "the newest is kept");
+    let entries = fs::read_dir(&job_dir).unwrap().count();
+    assert_eq!(entries, 1, "no .deleting or .partial left");
+    sha256sum_c(&before[1]);
+}
+
+/// With its rename, fsync and statvfs extensions switched off (`SFTPExtensions`), the run
+/// falls back to plain rename and still commits.
+#[test]
+fn a_proftpd_without_extensions_still_gets_verified_snapshots() {
+    let Some(server) = Proftpd::start_with("SFTPExtensions -posixRename -fsync -statvfs") else {
+        return;
+    };
+    let (_src, _root, cfg) = job(&server, "");
+    run_readback(&server, &cfg, false);
+    run(&server, &cfg);
+    let snaps = snapshots(&server.remote_dir().join("t"));
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    for s in &snaps {
+        sha256sum_c(s);
+    }
+    backup_ok(&server, &cfg, &["verify", "t", "--all"]);
+}
+
+/// ProFTPD 1.3.8's mod_sftp reassembles SFTP requests in one buffer shared by all the channels
+/// of a connection (upstream proftpd/proftpd#1897, open). A 32 KiB WRITE (+ 41 bytes of header)
+/// spans two SSH packets of at most 32768 bytes, so with the product's default `channels = 3`
+/// a request begun on one channel is completed with another channel's bytes. The session then
+/// answers with status 9 (`SSH_FX_INVALID_HANDLE`, which SFTP v3 does not have; its trace:
+/// `WRITE: unable to find handle for name '...'`) and/or dies of signal 11 in
+/// `sftp_fxp_handle_packet`. 15 runs failed in 4 of 5 trials (`channels = 1`: 60 runs, no
+/// failure). The product's stderr, one of (ids and temp dirs vary)
+///
+/// ```text
+/// WARN Client error. (Bad message: invalid value: integer `9`, expected variant index 0 <= i < 9)
+/// WARN /tmp/proftpd-TIwaF8/remote/t/.20261201T204848Z.partial stays on the server; the next run removes it
+/// ERROR t: FAILED after 0.4s: SFTP write /tmp/proftpd-TIwaF8/remote/t/.20261201T204848Z.partial/files.tar.zst: connection lost (sender dropped)
+/// error: job t: SFTP write /tmp/proftpd-TIwaF8/remote/t/.20261201T204848Z.partial/files.tar.zst: connection lost (sender dropped)
+/// ```
+///
+/// ```text
+/// WARN channel closed
+/// WARN /tmp/proftpd-FByBB0/remote/t/.20261201T205329Z.partial stays on the server; the next run removes it
+/// error: job t: SFTP write /tmp/proftpd-FByBB0/remote/t/.20261201T205329Z.partial/files.tar.zst: connection lost
+/// ```
+///
+/// ```text
+/// WARN /tmp/proftpd-NiZpDJ/remote/t/.20261201T204900Z.partial stays on the server; the next run removes it
+/// ERROR t: FAILED after 0.4s: SFTP write /tmp/proftpd-NiZpDJ/remote/t/.20261201T204900Z.partial/files.tar.zst: connection lost
+/// error: job t: SFTP write /tmp/proftpd-NiZpDJ/remote/t/.20261201T204900Z.partial/files.tar.zst: connection lost
+/// ```
+///
+/// A fix in the product: one channel for a server whose banner is `SSH-2.0-mod_sftp`, or
+/// writes short enough that each request fits one SSH packet of the channel.
+#[test]
+#[ignore = "product: default channels = 3 breaks uploads to ProFTPD mod_sftp (its bug #1897): \
+            `SFTP write ...: connection lost (sender dropped)` after status 9, see the doc comment"]
+fn default_channels_upload_to_proftpd() {
+    let Some(server) = Proftpd::start() else {
+        return;
+    };
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("data");
+    make_tree(&root, 3);
+    let cfg = write_job_with(&server, "", &root, "");
+    for _ in 0..30 {
+        run(&server, &cfg);
+    }
+}
