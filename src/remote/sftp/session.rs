@@ -21,6 +21,11 @@ const MAX_WRITE: usize = 255 * 1024;
 const MAX_READ: usize = 255 * 1024;
 /// What every SFTP v3 server must accept.
 const SAFE_IO: usize = 32 * 1024;
+/// Writes to a server that does not tell its limits: short enough that the request with its
+/// header fits one SSH packet of 32 KiB. ProFTPD's mod_sftp reassembles a request split over
+/// packets in one buffer shared by every channel of the connection and mixes the channels'
+/// writes up (proftpd/proftpd#1897: unknown handles, status 9, a crashed session).
+const SAFE_WRITE: usize = 32 * 1024 - 512;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extensions {
@@ -46,7 +51,7 @@ impl Connection {
         let addr = self.cfg.display_addr();
         let mut sessions = Vec::with_capacity(n);
         let mut ext = Extensions::default();
-        let (mut write_len, mut read_len) = (SAFE_IO, SAFE_IO);
+        let (mut write_len, mut read_len) = (SAFE_WRITE, SAFE_IO);
         for i in 0..n {
             let ssh_err = |e: russh::Error| {
                 RemoteError::op(
