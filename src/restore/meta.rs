@@ -1,6 +1,6 @@
-//! Restoring an entry's metadata: mode, owner and mtime, set through an open descriptor (or
-//! `utimensat` without following, for symlinks) so that nothing is applied through a path that
-//! could have become a symlink.
+//! Restoring an entry's metadata: mode, owner and mtime, set through an open descriptor (or,
+//! for a symlink, `fchownat`/`utimensat` on its parent's handle without following) so that
+//! nothing is applied through a path that could have become a symlink.
 
 use std::fs::{self, File};
 use std::io;
@@ -47,13 +47,33 @@ pub fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: u64) -> DirMeta
     }
 }
 
-pub fn set_symlink_mtime(path: &Path, mtime: u64) -> io::Result<()> {
+/// Owner and mtime of the symlink at `at` itself (never of what it points to).
+pub fn set_symlink_meta(
+    at: &super::target::Place,
+    owners: bool,
+    owner: (u64, u64),
+    mtime: u64,
+) -> io::Result<()> {
+    use std::os::fd::AsFd;
+
+    use nix::fcntl::AtFlags;
     use nix::sys::stat::{UtimensatFlags, utimensat};
     use nix::sys::time::TimeSpec;
+    use nix::unistd::{Gid, Uid, fchownat};
+    if owners {
+        fchownat(
+            at.dir.as_fd(),
+            at.name.as_os_str(),
+            Some(Uid::from_raw(owner.0 as u32)),
+            Some(Gid::from_raw(owner.1 as u32)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(io::Error::from)?;
+    }
     let t = TimeSpec::new(mtime as i64, 0);
     utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
+        at.dir.as_fd(),
+        at.name.as_os_str(),
         &TimeSpec::UTIME_OMIT,
         &t,
         UtimensatFlags::NoFollowSymlink,

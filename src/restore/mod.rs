@@ -7,6 +7,7 @@ mod cat;
 mod fetch;
 mod meta;
 mod run;
+mod target;
 pub mod unpack;
 
 use thiserror::Error;

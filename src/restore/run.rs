@@ -2,9 +2,7 @@
 //! into a target directory. Trust is decided only at the end, from the SHA-256 of every byte
 //! received against the snapshot's manifest.
 
-use std::fs::OpenOptions;
 use std::io::{self, IsTerminal};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -97,7 +95,7 @@ async fn restore_from(
             bar.clone(),
             move |input| {
                 let decoder = zstd::stream::read::Decoder::new(input)?;
-                Ok(Unpacker::new(r, sel, owners).unpack(decoder))
+                Ok(Unpacker::new(&r, sel, owners)?.unpack(decoder))
             },
         )
         .await?;
@@ -107,7 +105,9 @@ async fn restore_from(
         let report = fetched.result.as_ref().ok();
         if let Some(UnpackReport {
             entries,
+            matched,
             refused,
+            failed,
             warnings,
             error,
         }) = report
@@ -123,8 +123,27 @@ async fn restore_from(
                     refused.join("\n    ")
                 ));
             }
+            if !failed.is_empty() {
+                problems.push(format!(
+                    "{} entr{} could not be written (every other entry was restored):\n    {}",
+                    failed.len(),
+                    if failed.len() == 1 { "y" } else { "ies" },
+                    failed.join("\n    ")
+                ));
+            }
             if let Some(e) = error {
                 problems.push(format!("unpacking {} failed: {e}", f.name));
+            }
+            if *matched == 0 && error.is_none() && !select.is_empty() {
+                return Err(RestoreError::Usage(format!(
+                    "no entry of snapshot {} matches {}; nothing was restored",
+                    m.snapshot,
+                    opts.paths
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         if let Err(e) = &fetched.result {
@@ -139,16 +158,20 @@ async fn restore_from(
     if select.is_empty() {
         for f in m.files.iter().filter(|f| f.name != layout::SOURCES_FILE) {
             let Some(plain) = output_name(&f.name) else {
+                problems.push(format!(
+                    "\"{}\": not restored: not a name this program writes",
+                    layout::escape(&f.name)
+                ));
                 continue;
             };
-            let path = root.join(plain);
-            let force = opts.force;
+            let (path, force) = (root.clone(), opts.force);
+            let name = plain.to_string();
             let fetched = fetch(
                 remote.as_ref(),
                 &format!("{snap}/{}", f.name),
                 f.size,
                 None,
-                move |input| write_output(input, &path, force),
+                move |input| write_output(input, &path, &name, force),
             )
             .await?;
             if let Err(e) = &fetched.result {
@@ -188,23 +211,35 @@ async fn restore_from(
 
 /// A command output's plain file name under the target, if it is a safe one.
 fn output_name(stored: &str) -> Option<&str> {
-    let plain = stored.strip_suffix(".zst")?;
-    (!plain.is_empty() && !plain.contains('/') && plain != "." && plain != "..").then_some(plain)
+    match layout::StoredFile::parse(stored)? {
+        layout::StoredFile::Command(_) => stored.strip_suffix(".zst"),
+        layout::StoredFile::Sources => None,
+    }
 }
 
-fn write_output(input: &mut super::HashingReader, path: &Path, force: bool) -> io::Result<u64> {
+/// Writes one command output as `name` in the target, through the target's handle.
+fn write_output(
+    input: &mut super::HashingReader,
+    root: &Path,
+    name: &str,
+    force: bool,
+) -> io::Result<u64> {
+    let target = super::target::Target::open(root)?;
+    let at = target
+        .place(Path::new(name), false)?
+        .map_err(io::Error::other)?;
     if force {
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        use std::os::fd::AsFd;
+        match nix::unistd::unlinkat(
+            at.dir.as_fd(),
+            at.name.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        ) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+    let mut out = super::target::create_file(&at)?;
     let mut decoder = zstd::stream::read::Decoder::new(input)?;
     io::copy(&mut decoder, &mut out)
 }

@@ -1,31 +1,43 @@
 //! Safe unpacking of a tar stream into a target directory, written here rather than trusted to
-//! `tar::Entry::unpack_in`: every entry's name must be relative without `..`; every directory on
-//! the way is checked with `lstat` and never followed when it is a symlink (including one this
-//! same archive created a moment earlier); hard links may only point at files this restore
-//! already wrote. An entry that breaks a rule is refused and reported, and nothing is written
-//! for it. Directory modes and mtimes are set last, deepest first, after their contents.
+//! `tar::Entry::unpack_in`: every entry's name must be relative without `..`; every entry is
+//! created relative to an open handle of its parent directory, reached from the target with
+//! `openat(O_NOFOLLOW)` on each component (target.rs), so no symlink is ever written through,
+//! whether the archive made it a moment earlier or a local process swapped it in; hard links
+//! may only point at files this restore already wrote. An entry that breaks a rule is refused,
+//! one that cannot be written (a name too long, no permission, a full disk) fails alone: both
+//! are reported by name and the restore goes on with the next entry. Only an archive that
+//! cannot be read any further stops it. Directory metadata is set last, deepest first.
 
 use std::collections::HashSet;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 
+use nix::fcntl::AtFlags;
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::UnlinkatFlags;
 use tar::{EntryType, Header};
 
-use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_mtime};
+use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_meta};
+use super::target::{Place, Target, create_file, kind, lstat_at, open_for_meta};
 
 /// What the unpacker did; `error` is set when it had to stop early.
 #[derive(Debug, Default)]
 pub struct UnpackReport {
+    /// Entries restored.
     pub entries: u64,
+    /// Entries the selection matched (restored, refused or failed).
+    pub matched: u64,
+    /// Entries refused as unsafe: nothing was written for them.
     pub refused: Vec<String>,
+    /// Entries that could not be written here (name, error).
+    pub failed: Vec<String>,
     pub warnings: Vec<String>,
     pub error: Option<String>,
 }
 
 pub struct Unpacker {
-    root: PathBuf,
+    target: Target,
     /// Stored paths (relative) to restore; empty means everything.
     select: Vec<PathBuf>,
     owners: bool,
@@ -51,21 +63,35 @@ pub fn safe_relative(path: &Path) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// Why one entry was not restored.
+enum Skip {
+    /// Unsafe: refused by rule.
+    Refused(String),
+    /// Could not be written here.
+    Failed(io::Error),
+}
+
+impl From<io::Error> for Skip {
+    fn from(e: io::Error) -> Self {
+        Skip::Failed(e)
+    }
+}
+
 impl Unpacker {
-    /// `root` must be an existing directory (canonical, so that it is no symlink itself).
-    pub fn new(root: PathBuf, select: Vec<PathBuf>, owners: bool) -> Unpacker {
-        Unpacker {
-            root,
+    /// `root` must be an existing directory.
+    pub fn new(root: &Path, select: Vec<PathBuf>, owners: bool) -> io::Result<Unpacker> {
+        Ok(Unpacker {
+            target: Target::open(root)?,
             select,
             owners,
             files: HashSet::new(),
             dirs: Vec::new(),
             report: UnpackReport::default(),
-        }
+        })
     }
 
-    /// Unpacks every selected entry of the tar stream `input`. Always returns a report; a read
-    /// or write error ends the unpacking and is recorded in it.
+    /// Unpacks every selected entry of the tar stream `input`. Always returns a report; an
+    /// archive that cannot be read any further ends the unpacking and is recorded in it.
     pub fn unpack(mut self, input: impl Read) -> UnpackReport {
         if let Err(e) = self.entries(input) {
             self.report.error = Some(e.to_string());
@@ -79,10 +105,11 @@ impl Unpacker {
         for entry in archive.entries()? {
             let mut entry = entry?;
             let path = entry.path()?.into_owned();
-            let shown = path.display().to_string();
+            let shown = crate::layout::escape(&path.display().to_string());
             let rel = match safe_relative(&path) {
                 Ok(r) => r,
                 Err(why) => {
+                    self.report.matched += 1;
                     self.refuse(format!("{shown}: {why}"));
                     continue;
                 }
@@ -90,12 +117,22 @@ impl Unpacker {
             if !self.selected(&rel) {
                 continue;
             }
+            self.report.matched += 1;
             let link = entry.link_name()?.map(|l| l.into_owned());
             let header = entry.header().clone();
-            if let Err(why) = self.place(&rel, &header, link.as_deref(), &mut entry)? {
-                self.refuse(format!("{shown}: {why}"));
-            } else {
-                self.report.entries += 1;
+            let mut data = ReadSide::new(&mut entry);
+            let result = self.place(&rel, &header, link.as_deref(), &mut data);
+            // A failure to read the archive itself is not this entry's: it ends the restore.
+            if let Some(e) = data.error.take() {
+                return Err(e);
+            }
+            match result {
+                Ok(()) => self.report.entries += 1,
+                Err(Skip::Refused(why)) => self.refuse(format!("{shown}: {why}")),
+                Err(Skip::Failed(e)) => {
+                    tracing::error!("could not restore {shown}: {e}");
+                    self.report.failed.push(format!("{shown}: {e}"));
+                }
             }
         }
         Ok(())
@@ -115,105 +152,72 @@ impl Unpacker {
         self.report.warnings.push(msg);
     }
 
-    /// Creates one entry. The outer `Err` is an I/O failure that stops the restore; the inner
-    /// one a refusal of this entry only.
+    fn parent(&self, rel: &Path) -> Result<Place, Skip> {
+        self.target.place(rel, true)?.map_err(Skip::Refused)
+    }
+
+    /// Creates one entry.
     fn place(
         &mut self,
         rel: &Path,
         h: &Header,
         link: Option<&Path>,
         data: &mut impl Read,
-    ) -> io::Result<Result<(), String>> {
-        let (mode, owner, mtime) = match header_meta(h) {
-            Ok(m) => m,
-            Err(e) => return Ok(Err(format!("unreadable header: {e}"))),
-        };
-        if let Err(why) = self.parents(rel)? {
-            return Ok(Err(why));
-        }
-        let full = self.root.join(rel);
-        let kind = h.entry_type();
-        let existing = match fs::symlink_metadata(&full) {
-            Ok(m) => Some(m),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        if let Some(m) = &existing {
-            if m.is_dir() && kind == EntryType::Directory {
-                self.dirs.push(dir_meta(rel, mode, owner, mtime));
-                return Ok(Ok(()));
-            }
-            if m.is_dir() {
-                return Ok(Err("would replace a directory".into()));
+    ) -> Result<(), Skip> {
+        let (mode, owner, mtime) =
+            header_meta(h).map_err(|e| Skip::Refused(format!("unreadable header: {e}")))?;
+        let at = self.parent(rel)?;
+        let kind_wanted = h.entry_type();
+        if let Some(st) = lstat_at(&at.dir, &at.name)? {
+            if kind(&st) == SFlag::S_IFDIR {
+                if kind_wanted == EntryType::Directory {
+                    self.dirs.push(dir_meta(rel, mode, owner, mtime));
+                    return Ok(());
+                }
+                return Err(Skip::Refused("would replace a directory".into()));
             }
             // Unlinks a file or a symlink itself, never what a symlink points to.
-            fs::remove_file(&full)?;
+            nix::unistd::unlinkat(
+                at.dir.as_fd(),
+                at.name.as_os_str(),
+                UnlinkatFlags::NoRemoveDir,
+            )
+            .map_err(io::Error::from)?;
             self.files.remove(rel);
         }
-        match kind {
+        match kind_wanted {
             EntryType::Directory => {
-                fs::DirBuilder::new().mode(0o700).create(&full)?;
+                nix::sys::stat::mkdirat(
+                    at.dir.as_fd(),
+                    at.name.as_os_str(),
+                    Mode::from_bits_truncate(0o700),
+                )
+                .map_err(io::Error::from)?;
                 self.dirs.push(dir_meta(rel, mode, owner, mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let mut f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&full)?;
-                io::copy(data, &mut f)?;
+                let mut f = create_file(&at)?;
+                copy(data, &mut f)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.files.insert(rel.to_path_buf());
             }
             EntryType::Symlink => {
-                let Some(target) = link else {
-                    return Ok(Err("symlink without a target".into()));
-                };
+                let target =
+                    link.ok_or_else(|| Skip::Refused("symlink without a target".into()))?;
                 // The target is stored as it was; it is never followed by this restore.
-                std::os::unix::fs::symlink(target, &full)?;
-                if self.owners {
-                    std::os::unix::fs::lchown(&full, Some(owner.0 as u32), Some(owner.1 as u32))?;
-                }
-                set_symlink_mtime(&full, mtime)?;
-            }
-            EntryType::Link => {
-                let Some(target) = link else {
-                    return Ok(Err("hard link without a target".into()));
-                };
-                let target = match safe_relative(target) {
-                    Ok(t) => t,
-                    Err(why) => return Ok(Err(format!("hard link target {why}"))),
-                };
-                if !self.files.contains(&target) {
-                    if self.select.is_empty() {
-                        return Ok(Err(format!(
-                            "hard link to {}, which this restore did not write",
-                            target.display()
-                        )));
-                    }
-                    self.warn(format!(
-                        "{}: hard link to {}, which is outside the paths restored; skipped",
-                        rel.display(),
-                        target.display()
-                    ));
-                    return Ok(Ok(()));
-                }
-                let src = self.root.join(&target);
-                if !fs::symlink_metadata(&src)?.is_file() {
-                    return Ok(Err("hard link target is no longer a regular file".into()));
-                }
-                // linkat(2) without AT_SYMLINK_FOLLOW: links the name itself.
-                fs::hard_link(&src, &full)?;
-                self.files.insert(rel.to_path_buf());
-            }
-            EntryType::Fifo => {
-                nix::unistd::mkfifo(&full, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                nix::unistd::symlinkat(target, at.dir.as_fd(), at.name.as_os_str())
                     .map_err(io::Error::from)?;
-                let f = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-                    .open(&full)?;
+                set_symlink_meta(&at, self.owners, owner, mtime)?;
+            }
+            EntryType::Link => return self.hard_link(rel, &at, link),
+            EntryType::Fifo => {
+                nix::unistd::mkfifoat(
+                    at.dir.as_fd(),
+                    at.name.as_os_str(),
+                    Mode::from_bits_truncate(0o600),
+                )
+                .map_err(io::Error::from)?;
+                let f = open_for_meta(&at, false)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
             }
             other => {
@@ -223,39 +227,47 @@ impl Unpacker {
                 ));
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
-    /// Creates the missing directories above `rel`; refuses to go through anything that is not
-    /// a real directory.
-    fn parents(&self, rel: &Path) -> io::Result<Result<(), String>> {
-        let mut cur = self.root.clone();
-        let Some(parent) = rel.parent() else {
-            return Ok(Ok(()));
-        };
-        for c in parent.components() {
-            cur.push(c);
-            match fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Ok(Err(format!(
-                        "would write through the symlink {}",
-                        cur.strip_prefix(&self.root).unwrap_or(&cur).display()
-                    )));
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Ok(Err(format!(
-                        "{} is not a directory",
-                        cur.strip_prefix(&self.root).unwrap_or(&cur).display()
-                    )));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::DirBuilder::new().mode(0o755).create(&cur)?;
-                }
-                Err(e) => return Err(e),
+    fn hard_link(&mut self, rel: &Path, at: &Place, link: Option<&Path>) -> Result<(), Skip> {
+        let target = link.ok_or_else(|| Skip::Refused("hard link without a target".into()))?;
+        let target = safe_relative(target)
+            .map_err(|why| Skip::Refused(format!("hard link target {why}")))?;
+        if !self.files.contains(&target) {
+            if self.select.is_empty() {
+                return Err(Skip::Refused(format!(
+                    "hard link to {}, which this restore did not write",
+                    target.display()
+                )));
+            }
+            self.warn(format!(
+                "{}: hard link to {}, which is outside the paths restored; skipped",
+                rel.display(),
+                target.display()
+            ));
+            return Ok(());
+        }
+        let src = self.target.place(&target, false)?.map_err(Skip::Refused)?;
+        match lstat_at(&src.dir, &src.name)? {
+            Some(st) if kind(&st) == SFlag::S_IFREG => {}
+            _ => {
+                return Err(Skip::Refused(
+                    "hard link target is no longer a regular file".into(),
+                ));
             }
         }
-        Ok(Ok(()))
+        // Without AT_SYMLINK_FOLLOW: links the name itself.
+        nix::unistd::linkat(
+            src.dir.as_fd(),
+            src.name.as_os_str(),
+            at.dir.as_fd(),
+            at.name.as_os_str(),
+            AtFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
+        self.files.insert(rel.to_path_buf());
+        Ok(())
     }
 
     /// Deepest first, so setting a directory's mtime comes after everything inside it changed.
@@ -263,13 +275,12 @@ impl Unpacker {
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
         for d in dirs {
-            let full = self.root.join(&d.rel);
             let result = (|| -> io::Result<()> {
-                // Opened without following a symlink, so the metadata lands on the directory.
-                let f = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW | libc::O_DIRECTORY)
-                    .open(&full)?;
+                let at = self
+                    .target
+                    .place(&d.rel, false)?
+                    .map_err(io::Error::other)?;
+                let f = open_for_meta(&at, true)?;
                 set_meta(&f, self.owners, d.mode, d.owner, d.mtime)
             })();
             if let Err(e) = result {
@@ -280,4 +291,37 @@ impl Unpacker {
             }
         }
     }
+}
+
+/// The archive side of a copy: remembers a read error, so that it is told apart from a write
+/// error (which fails one entry) after the copy.
+struct ReadSide<'a, R> {
+    inner: &'a mut R,
+    error: Option<io::Error>,
+}
+
+impl<'a, R: Read> ReadSide<'a, R> {
+    fn new(inner: &'a mut R) -> Self {
+        ReadSide { inner, error: None }
+    }
+}
+
+impl<R: Read> Read for ReadSide<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let shown = io::Error::new(e.kind(), e.to_string());
+                    self.error = Some(e);
+                    return Err(shown);
+                }
+                ok => return ok,
+            }
+        }
+    }
+}
+
+fn copy(data: &mut impl Read, out: &mut impl Write) -> io::Result<u64> {
+    io::copy(data, out)
 }

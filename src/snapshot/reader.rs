@@ -57,14 +57,15 @@ impl<R: Read> Read for ExactReader<R> {
             return Ok(0);
         }
         let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if self.short_at.is_none() {
+        while self.short_at.is_none() {
             match self.inner.read(&mut buf[..cap]) {
                 Ok(0) => self.short_at = Some(self.done),
                 Ok(n) => {
                     self.done += n as u64;
                     return Ok(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(0),
+                // A signal is no end of file: `Ok(0)` here would end the tar entry early.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.short_at = Some(self.done);
                     self.read_error = Some(e);
@@ -100,6 +101,39 @@ mod tests {
         let (out, c) = read_all(b"hel", 5);
         assert_eq!(out, b"hel\0\0");
         assert!(matches!(c, Change::Shrank(3)));
+    }
+
+    /// Fails with EINTR every other call, as a read interrupted by a signal does.
+    struct Interrupting<'a>(&'a [u8], bool);
+
+    impl Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = !self.1;
+            if self.1 {
+                return Err(io::Error::from(io::ErrorKind::Interrupted));
+            }
+            let n = buf.len().min(self.0.len()).min(2);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried_not_taken_for_the_end() {
+        let mut r = ExactReader::new(Interrupting(b"hello world", false), 11);
+        let mut out = Vec::new();
+        // read_to_end itself retries EINTR, so call read directly, as tar's copy does.
+        let mut buf = [0u8; 64];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(out, b"hello world");
+        assert!(matches!(r.finish(), Change::None | Change::Grew));
     }
 
     #[test]

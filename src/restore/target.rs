@@ -1,0 +1,137 @@
+//! The restore target as an open directory handle: every entry is created relative to it, and
+//! every directory on the way is opened with `openat(O_NOFOLLOW | O_DIRECTORY)`, one component
+//! at a time. No path is ever resolved from its text again, so a symlink found on the way (put
+//! there by the archive, or swapped in by a local user while a `--force` restore runs) ends the
+//! walk instead of redirecting a write outside the target. Written with nix's `*at` calls
+//! because the checks below (refuse any link on the way, create what is missing, report which
+//! component was wrong) are the policy, and no crate offers exactly that walk.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
+
+/// An entry's parent directory, opened, and the entry's own name in it.
+pub struct Place {
+    pub dir: OwnedFd,
+    pub name: std::ffi::OsString,
+}
+
+pub struct Target {
+    root: OwnedFd,
+}
+
+fn dir_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+impl Target {
+    /// `root` must be a directory (created by the caller); it is opened without following a
+    /// link in its last component.
+    pub fn open(root: &Path) -> io::Result<Target> {
+        let root =
+            openat(nix::fcntl::AT_FDCWD, root, dir_flags(), Mode::empty()).map_err(io_err)?;
+        Ok(Target { root })
+    }
+
+    /// The parent of `rel` (a safe relative path), creating missing directories (mode 0755)
+    /// when `create`. `Ok(Err(why))` when something on the way is not a real directory.
+    pub fn place(&self, rel: &Path, create: bool) -> io::Result<Result<Place, String>> {
+        let Some(name) = rel.file_name() else {
+            return Ok(Err("has no name".into()));
+        };
+        let mut dir = self.root.try_clone()?;
+        let mut walked = std::path::PathBuf::new();
+        if let Some(parent) = rel.parent() {
+            for c in parent.components() {
+                let Component::Normal(part) = c else {
+                    return Ok(Err("is not a plain relative path".into()));
+                };
+                walked.push(part);
+                match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
+                    Ok(next) => dir = next,
+                    Err(Errno::ENOENT) if create => {
+                        match mkdirat(dir.as_fd(), part, Mode::from_bits_truncate(0o755)) {
+                            Ok(()) | Err(Errno::EEXIST) => {}
+                            Err(e) => return Err(io_err(e)),
+                        }
+                        match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
+                            Ok(next) => dir = next,
+                            Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
+                        }
+                    }
+                    Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
+                }
+            }
+        }
+        Ok(Ok(Place {
+            dir,
+            name: name.to_os_string(),
+        }))
+    }
+
+    fn why_not_a_dir(
+        &self,
+        dir: &OwnedFd,
+        part: &std::ffi::OsStr,
+        walked: &Path,
+        e: Errno,
+    ) -> io::Result<Result<Place, String>> {
+        match lstat_at(dir, part)? {
+            Some(st) if kind(&st) == SFlag::S_IFLNK => Ok(Err(format!(
+                "would write through the symlink {}",
+                walked.display()
+            ))),
+            Some(st) if kind(&st) != SFlag::S_IFDIR => {
+                Ok(Err(format!("{} is not a directory", walked.display())))
+            }
+            _ => Err(io_err(e)),
+        }
+    }
+}
+
+/// What is at `name` in `dir`, without following a link; `None` when nothing is.
+pub fn lstat_at(dir: &OwnedFd, name: &std::ffi::OsStr) -> io::Result<Option<FileStat>> {
+    match fstatat(dir.as_fd(), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+pub fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits())
+}
+
+/// Opens `name` in `dir` as a new file (never an existing one, never through a link).
+pub fn create_file(p: &Place) -> io::Result<File> {
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    openat(
+        p.dir.as_fd(),
+        p.name.as_os_str(),
+        flags,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map(File::from)
+    .map_err(io_err)
+}
+
+/// Opens an existing entry for its metadata: a directory, or a FIFO (without blocking).
+pub fn open_for_meta(p: &Place, directory: bool) -> io::Result<File> {
+    let mut flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
+    if directory {
+        flags |= OFlag::O_DIRECTORY;
+    }
+    openat(p.dir.as_fd(), p.name.as_os_str(), flags, Mode::empty())
+        .map(File::from)
+        .map_err(io_err)
+}
