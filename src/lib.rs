@@ -21,4 +21,5 @@ pub mod repository;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod secret_file;
 pub mod snapshot;

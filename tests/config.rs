@@ -195,3 +195,38 @@ fn nix_is_root() -> bool {
         .output()
         .is_ok_and(|o| o.stdout == b"0\n")
 }
+
+#[test]
+fn a_token_given_with_the_wrong_type_is_not_repeated() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        "[agent.notify]\nwebhook_url = \"https://chat.example/h\"\nwebhook_headers = \"Authorization: Bearer s3cr3t-t0ken\"\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config.toml:3:") && err.contains("webhook_headers"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t-t0ken"), "{err}");
+}
+
+#[test]
+fn local_remotes_have_a_path_only_and_paths_are_absolute() {
+    let d = tempfile::tempdir().unwrap();
+    let (code, err) = check(
+        d.path(),
+        "[remotes.usb]\ntype = \"local\"\npath = \"/mnt/b\"\nhost = \"h\"\n",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config.toml:1:") && err.contains("host"),
+        "{err}"
+    );
+    let (code, err) = check(d.path(), &REMOTE.replace("/srv", "backups/x"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not an absolute path"), "{err}");
+    let (code, err) = check(d.path(), "[agent]\nhost_name = \"db/01\"\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("agent.host_name"), "{err}");
+}

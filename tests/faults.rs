@@ -112,6 +112,30 @@ fn group_readable_private_key_is_refused() {
 }
 
 #[test]
+fn group_readable_passphrase_file_is_refused_like_the_key() {
+    let sshd = common::sshd_or_skip!();
+    let (d, src) = small_source();
+    let pass = d.path().join("key.pass");
+    fs::write(&pass, "not-even-used\n").unwrap();
+    fs::set_permissions(&pass, fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = sshd.write_config_with(
+        &format!(
+            "identity_passphrase_file = {}",
+            common::toml_str(&pass.to_string_lossy())
+        ),
+        &job(&src, ""),
+    );
+    let out = backup(&cfg, &["run", "t"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("passphrase file") && err.contains("0644") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("not-even-used"), "{err}");
+}
+
+#[test]
 fn host_key_command_prints_known_hosts_lines() {
     let sshd = common::sshd_or_skip!();
     let (_d, src) = small_source();

@@ -133,3 +133,26 @@ fn on_failure_runs_after_a_failed_upload_without_masking_it() {
     assert!(got[0][5].contains("disk is full"), "BACKUP_ERROR: {got:?}");
     assert!(snapshots(&small.path().join("t")).is_empty());
 }
+
+/// Hook URLs are logged as `scheme://host/…`: their userinfo, path and query may be the
+/// credential.
+#[test]
+fn hook_urls_are_logged_without_their_secrets() {
+    let sshd = common::sshd_or_skip!();
+    let url = "https://ops:pa55word@hc.example.net/ping/0f4c-uuid?token=t0ken";
+    let jobs = format!(
+        "[jobs.t]\nremote = \"test\"\n\n[[jobs.t.commands]]\nname = \"a.txt\"\nrun = [\"echo\", \"hi\"]\n\n\
+         [jobs.t.hooks]\nafter = [\"true\", {}]\n",
+        toml_str(url)
+    );
+    let out = backup(&sshd.write_config(&jobs), &["-v", "run", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("running hook after: true https://hc.example.net/…"),
+        "{err}"
+    );
+    for secret in ["pa55word", "0f4c-uuid", "t0ken", "ops:"] {
+        assert!(!err.contains(secret), "{secret} leaked: {err}");
+    }
+}

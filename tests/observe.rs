@@ -126,6 +126,8 @@ fn metrics_pings_and_webhook_for_success_warnings_and_failure() {
         format!("Authorization: Bearer {FILE_TOKEN}\n"),
     )
     .unwrap();
+    // A token file others could read is refused, like a private key.
+    fs::set_permissions(&headers_file, fs::Permissions::from_mode(0o600)).unwrap();
     let hook_url = hooks
         .url("/hook")
         .replace("http://", &format!("http://hooker:{USERINFO_PW}@"));

@@ -58,10 +58,46 @@ fn parse_file(path: &Path) -> Result<Parsed, ConfigError> {
         }
     })?;
     let model: FileModel = toml::from_str(&text)
-        .map_err(|e| ConfigError::at(path, &text, e.span(), e.message().trim().to_string()))?;
+        .map_err(|e| ConfigError::at(path, &text, e.span(), without_value(e.message().trim())))?;
     Ok(Parsed {
         path: path.to_path_buf(),
         text,
         model,
     })
+}
+
+/// serde's "invalid type: string \"Bearer ...\", expected a map" quotes the value it rejected,
+/// and a value given with the wrong type may be a token: say only what kind it was (the line
+/// and column already point at it).
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let kind = found.split([' ', '`', '"']).next().unwrap_or("value");
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    message.to_string()
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::without_value;
+
+    #[test]
+    fn rejected_values_are_not_repeated() {
+        assert_eq!(
+            without_value(r#"invalid type: string "Authorization: Bearer s3cr3t", expected a map"#),
+            "invalid type: string, expected a map"
+        );
+        assert_eq!(
+            without_value("invalid type: integer `12345678`, expected a string"),
+            "invalid type: integer, expected a string"
+        );
+        assert_eq!(
+            without_value("unknown field `hots`, expected one of `host`"),
+            "unknown field `hots`, expected one of `host`"
+        );
+    }
 }

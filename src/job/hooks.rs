@@ -105,7 +105,19 @@ async fn run_hook(
     argv: &[String],
     env: &HookEnv<'_>,
 ) -> Result<(), String> {
-    let shown = argv.join(" ");
+    // Logs and errors show hook URLs as `scheme://host/…`: their userinfo, path and query may
+    // be the credential (a healthchecks.io UUID, a token).
+    let shown = argv
+        .iter()
+        .map(|a| {
+            if a.contains("://") {
+                crate::report::deliver::redact(a)
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let timeout: Duration = job.hooks.timeout.get();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);

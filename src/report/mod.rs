@@ -4,7 +4,7 @@
 //! the files it and the job locks write under `state_dir`. It reads a run's result from
 //! `crate::outcome` and never imports `job`.
 
-mod deliver;
+pub mod deliver;
 pub mod files;
 pub mod metrics;
 pub mod notify;

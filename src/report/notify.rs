@@ -181,12 +181,8 @@ impl Notifier {
 /// `Name: value` lines; blank lines and `#` comments are skipped. Read at every run, so a
 /// rotated token needs no restart. Messages name the line, never its content.
 pub fn read_headers(path: &Path) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read webhook_headers_file {}: {e}\nhint: check the path and that the agent's user can read it",
-            path.display()
-        )
-    })?;
+    let text = crate::secret_file::read_private(path, "webhook_headers_file")
+        .map_err(|r| format!("{} ({})", r.message, r.hint))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -222,6 +218,8 @@ mod tests {
             "# token\nAuthorization: Bearer abc:def\n\nX-Team:  ops \n",
         )
         .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
             read_headers(&p).unwrap(),
             vec![

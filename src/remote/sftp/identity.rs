@@ -1,34 +1,22 @@
 //! Loading the client's private key, with OpenSSH's rule that a key other users can read is
 //! refused: such a key must be considered leaked.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use russh::keys::PrivateKey;
 
 use crate::config::SftpConfig;
 use crate::remote::RemoteError;
+use crate::secret_file::{Refused, check_private, read_private};
 
 pub fn load(remote: &SftpConfig) -> Result<PrivateKey, RemoteError> {
     let path = &remote.identity_file;
-    let meta = std::fs::metadata(path).map_err(|e| RemoteError::Identity {
-        path: path.clone(),
-        message: format!("cannot read the private key: {e}"),
-        hint: "check identity_file in the remote's config".into(),
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(RemoteError::Identity {
-            path: path.clone(),
-            message: format!(
-                "private key permissions {mode:04o} are too open: other users can read it, so it is refused (as OpenSSH does)"
-            ),
-            hint: format!(
-                "run `chmod 600 {}` (and consider the key compromised if others could read it)",
-                path.display()
-            ),
-        });
-    }
+    let refused = |path: &Path, r: Refused| RemoteError::Identity {
+        path: path.to_path_buf(),
+        message: r.message,
+        hint: r.hint,
+    };
+    check_private(path, "private key").map_err(|r| refused(path, r))?;
     let passphrase = match &remote.identity_passphrase_file {
         Some(p) => Some(read_passphrase(p)?),
         None => None,
@@ -57,10 +45,10 @@ pub fn load(remote: &SftpConfig) -> Result<PrivateKey, RemoteError> {
 }
 
 fn read_passphrase(path: &Path) -> Result<String, RemoteError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RemoteError::Identity {
+    let text = read_private(path, "passphrase file").map_err(|r| RemoteError::Identity {
         path: path.to_path_buf(),
-        message: format!("cannot read the passphrase file: {e}"),
-        hint: "check identity_passphrase_file".into(),
+        message: r.message,
+        hint: r.hint,
     })?;
     // A trailing newline from `echo secret > file` is not part of the passphrase.
     Ok(text
