@@ -26,9 +26,10 @@ fn main() {
             e.exit_code()
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            use backup_agent::commands::eprint_line;
+            eprint_line(&format!("error: {e}"));
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                eprint_line(&format!("hint: {h}"));
             }
             e.exit_code()
         }

@@ -2,18 +2,19 @@
 //! --connect prove each remote: host key, authentication, and a writable base path.
 
 use super::CliError;
+use super::out::outln;
 use crate::config::Config;
 use crate::remote::{self, mkdir_all, write_small};
 use crate::schedule::Schedule;
 
 pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
-    println!(
+    outln!(
         "config {} is valid ({} file(s), {} job(s), {} remote(s))",
         cfg.path.display(),
         cfg.files.len(),
         cfg.jobs.len(),
         cfg.remotes.len()
-    );
+    )?;
     for j in cfg.jobs.values() {
         let what: Vec<String> = j
             .sources
@@ -21,7 +22,7 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
             .map(|s| s.path.display().to_string())
             .chain(j.commands.iter().map(|c| format!("{}(cmd)", c.name)))
             .collect();
-        println!(
+        outln!(
             "job {}: {} -> {} {}/{} schedule={} verify={} [{}]",
             j.name,
             if what.is_empty() {
@@ -35,7 +36,7 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
             j.schedule.as_ref().map_or("on demand", Schedule::as_str),
             j.verify.as_str(),
             j.defined_in.display()
-        );
+        )?;
     }
     if !connect {
         return Ok(0);
@@ -43,7 +44,7 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
     let mut failed = Vec::new();
     for r in cfg.remotes.values() {
         match probe(r).await {
-            Ok(()) => println!(
+            Ok(()) => outln!(
                 "remote {}: ok ({}{}, {} writable)",
                 r.name,
                 r.display_addr(),
@@ -53,9 +54,9 @@ pub async fn check(cfg: &Config, connect: bool) -> Result<i32, CliError> {
                     ""
                 },
                 r.path
-            ),
+            )?,
             Err(e) => {
-                println!("remote {}: FAILED: {e}", r.name);
+                outln!("remote {}: FAILED: {e}", r.name)?;
                 failed.push(r.name.clone());
             }
         }

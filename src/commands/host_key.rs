@@ -4,6 +4,7 @@
 use russh::keys::HashAlg;
 
 use super::CliError;
+use super::out::outln;
 use crate::config::Config;
 use crate::remote::{known_hosts, scan_host_keys};
 
@@ -26,13 +27,14 @@ pub async fn host_key(cfg: &Config, name: &str) -> Result<i32, CliError> {
             remote.display_addr()
         )));
     }
-    println!(
+    outln!(
         "# host keys of {}:{} (NOT verified: compare the fingerprints with the server's own `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`)",
-        remote.host, remote.port
-    );
+        remote.host,
+        remote.port
+    )?;
     for k in &keys {
-        println!("# {} {}", k.algorithm(), k.fingerprint(HashAlg::Sha256));
-        println!("{}", known_hosts::line_for(&remote.host, remote.port, k));
+        outln!("# {} {}", k.algorithm(), k.fingerprint(HashAlg::Sha256))?;
+        outln!("{}", known_hosts::line_for(&remote.host, remote.port, k))?;
     }
     Ok(0)
 }

@@ -6,6 +6,8 @@ mod daemon;
 mod host_key;
 mod list;
 mod out;
+
+pub use out::eprint_line;
 mod prune;
 mod restore;
 mod run;

@@ -13,3 +13,17 @@ pub fn print_line(text: &str) -> Result<(), CliError> {
         Err(e) => Err(CliError::Failed(format!("cannot write to stdout: {e}"))),
     }
 }
+
+/// `println!` that ends the command quietly when stdout is gone: `outln!("...", x)?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::commands::out::print_line(&format!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// `eprintln!` that cannot panic: a closed stderr leaves nobody to tell.
+pub fn eprint_line(text: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}

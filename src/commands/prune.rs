@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::out::outln;
 use super::{CliError, select_jobs};
 use crate::config::{Config, JobConfig};
 use crate::job::lock::{self, LockError};
@@ -83,13 +84,19 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError>
     if !dry_run {
         crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
     }
-    print_table(j, &p, &policy, tz, dry_run);
+    print_table(j, &p, &policy, tz, dry_run)?;
     Ok(())
 }
 
-fn print_table(j: &JobConfig, p: &Pruned, policy: &Policy, tz: chrono_tz::Tz, dry_run: bool) {
+fn print_table(
+    j: &JobConfig,
+    p: &Pruned,
+    policy: &Policy,
+    tz: chrono_tz::Tz,
+    dry_run: bool,
+) -> Result<(), CliError> {
     let remove = p.decisions.iter().filter(|d| !d.keep).count();
-    println!(
+    outln!(
         "job {}: {} snapshot(s), keep {}, {} {}{}",
         j.name,
         p.decisions.len(),
@@ -101,27 +108,27 @@ fn print_table(j: &JobConfig, p: &Pruned, policy: &Policy, tz: chrono_tz::Tz, dr
         } else {
             ""
         }
-    );
+    )?;
     for d in &p.damaged {
-        println!("  {}  DAMAGED, kept and not counted: {}", d.id, d.problem);
+        outln!("  {}  DAMAGED, kept and not counted: {}", d.id, d.problem)?;
     }
     for id in &p.finished {
-        println!(
+        outln!(
             "  {id}  {}: an interrupted removal",
             if dry_run { "to finish" } else { "finished" }
-        );
+        )?;
     }
     if p.decisions.is_empty() {
-        return;
+        return Ok(());
     }
-    println!(
+    outln!(
         "  {:<16}  {:<25}  {:<6}  REASONS",
         "ID",
         format!("TIME ({tz})"),
         "ACTION"
-    );
+    )?;
     for d in &p.decisions {
-        println!(
+        outln!(
             "  {:<16}  {:<25}  {:<6}  {}",
             d.id.to_string(),
             d.id.time()
@@ -130,6 +137,7 @@ fn print_table(j: &JobConfig, p: &Pruned, policy: &Policy, tz: chrono_tz::Tz, dr
                 .to_string(),
             if d.keep { "keep" } else { "remove" },
             d.reasons.join(", ")
-        );
+        )?;
     }
+    Ok(())
 }

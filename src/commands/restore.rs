@@ -19,20 +19,20 @@ pub async fn restore(cfg: &Config, name: &str, opts: &RestoreOptions) -> Result<
     let j = job(cfg, name)?;
     let done = restore::restore(j, opts).await?;
     for w in &done.warnings {
-        eprintln!("warning: {w}");
+        super::out::eprint_line(&format!("warning: {w}"));
     }
     let outputs = if done.outputs.is_empty() {
         String::new()
     } else {
         format!(" and {}", done.outputs.join(", "))
     };
-    eprintln!(
+    super::out::eprint_line(&format!(
         "restored snapshot {} of job {name} into {}: {} archive entries{outputs}, {} downloaded, checksums match",
         done.snapshot,
         opts.target.display(),
         done.entries,
         crate::outcome::human_bytes(done.bytes)
-    );
+    ));
     Ok(if done.warnings.is_empty() { 0 } else { 3 })
 }
 

@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::CliError;
+use super::out::outln;
 use crate::config::Config;
 use crate::job::lock;
 use crate::report::state::{self, LastRun};
@@ -52,10 +53,10 @@ pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
     if json {
         let text = serde_json::to_string_pretty(&jobs)
             .map_err(|e| CliError::Failed(format!("cannot encode the status: {e}")))?;
-        println!("{text}");
+        outln!("{text}")?;
     } else {
         for j in &jobs {
-            print_text(j, tz);
+            print_text(j, tz)?;
         }
     }
     Ok(0)
@@ -86,33 +87,34 @@ fn run_line(r: &LastRun, tz: Tz) -> String {
     s
 }
 
-fn print_text(j: &JobStatus, tz: Tz) {
-    println!("{}", j.job);
+fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
+    outln!("{}", j.job)?;
     match j.schedule.as_deref() {
-        Some(s) => println!("  schedule:      {s} ({tz})"),
-        None => println!("  schedule:      none (on demand only)"),
+        Some(s) => outln!("  schedule:      {s} ({tz})")?,
+        None => outln!("  schedule:      none (on demand only)")?,
     }
     if let Some(n) = j.next_run {
-        println!(
+        outln!(
             "  next run:      {} ({})",
             local(n, tz),
             n.format("%Y-%m-%d %H:%M:%SZ")
-        );
+        )?;
     }
-    println!("  running now:   {}", j.running.as_deref().unwrap_or("no"));
-    println!(
+    outln!("  running now:   {}", j.running.as_deref().unwrap_or("no"))?;
+    outln!(
         "  last run:      {}",
         j.last_run
             .as_ref()
             .map_or("never".into(), |r| run_line(r, tz))
-    );
-    println!(
+    )?;
+    outln!(
         "  last success:  {}",
         j.last_success
             .as_ref()
             .map_or("never".into(), |r| run_line(r, tz))
-    );
+    )?;
     if j.consecutive_failures > 0 {
-        println!("  failures:      {} in a row", j.consecutive_failures);
+        outln!("  failures:      {} in a row", j.consecutive_failures)?;
     }
+    Ok(())
 }

@@ -7,17 +7,25 @@ use crate::layout::{self, JobDir, SnapshotId};
 use crate::outcome::RunReport;
 use chrono::Utc;
 
+/// `println!` that cannot panic: a dry run whose reader went away has nobody to tell.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub(super) fn dry_run(
     job: &JobConfig,
     dir: &JobDir,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
     let id = SnapshotId::from_time(Utc::now());
-    println!(
+    say!(
         "dry run of job {}: nothing is read in full or written",
         job.name
     );
-    println!(
+    say!(
         "  destination: {}:{}",
         job.remote.display_addr(),
         dir.snapshot(id)
@@ -37,7 +45,7 @@ pub(super) fn dry_run(
                 bytes += m.len();
             }
         }
-        println!(
+        say!(
             "  source {}{}: {files} files, {}",
             s.path.display(),
             if s.optional { " (optional)" } else { "" },
@@ -47,10 +55,10 @@ pub(super) fn dry_run(
         report.bytes_read += bytes;
     }
     for p in &job.exclude.patterns {
-        println!("  exclude {p}");
+        say!("  exclude {p}");
     }
     for c in &job.commands {
-        println!(
+        say!(
             "  command {} -> {}: {}",
             c.name,
             layout::command_file(&c.name),
@@ -65,9 +73,9 @@ pub(super) fn dry_run(
         ("finally", &h.finally),
     ] {
         if let Some(argv) = argv {
-            println!("  hook {name} (not run in a dry run): {}", argv.join(" "));
+            say!("  hook {name} (not run in a dry run): {}", argv.join(" "));
         }
     }
-    println!("  verify: {}", job.verify.as_str());
+    say!("  verify: {}", job.verify.as_str());
     Ok(())
 }
