@@ -42,18 +42,20 @@ pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
 
 pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {
     let path = lock_path(state_dir, job);
-    let io = |e: std::io::Error| LockError::Io(format!("lock file {}: {e}", path.display()));
+    // fs-err's errors name the path and the operation.
+    let io = |e: std::io::Error| LockError::Io(e.to_string());
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        fs_err::create_dir_all(dir).map_err(io)?;
         adopt_owner(dir, state_dir);
     }
-    let file = std::fs::OpenOptions::new()
+    let file = fs_err::OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
-        .map_err(io)?;
+        .map_err(io)?
+        .into_file();
     adopt_owner(&path, state_dir);
     let arg = if wait {
         FlockArg::LockExclusive

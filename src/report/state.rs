@@ -6,7 +6,6 @@
 //! crash leaves either the old or the new state, never half of one.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -116,23 +115,24 @@ pub fn read(state_dir: &Path) -> Result<State, String> {
 
 /// Read, change with `f`, write back atomically, all under the state lock.
 pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String> {
-    let io = |what: &str, p: &Path, e: std::io::Error| {
-        format!(
-            "cannot {what} {}: {e}\nhint: check that state_dir is writable",
-            p.display()
-        )
-    };
-    std::fs::create_dir_all(state_dir).map_err(|e| io("create", state_dir, e))?;
+    // fs-err's errors name the path and the operation.
+    let io = |e: std::io::Error| format!("{e}\nhint: check that state_dir is writable");
+    fs_err::create_dir_all(state_dir).map_err(io)?;
     let lock_path = state_dir.join(format!("{STATE_FILE}.lock"));
-    let lock_file = std::fs::OpenOptions::new()
+    let lock_file = fs_err::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| io("open", &lock_path, e))?;
+        .map_err(io)?
+        .into_file();
     adopt_owner(&lock_path, state_dir);
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| io("lock", &lock_path, e.into()))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).map_err(|(_, e)| {
+        io(std::io::Error::other(format!(
+            "cannot lock {}: {e}",
+            lock_path.display()
+        )))
+    })?;
     // A corrupt file must not stop backups from running: start afresh and say so.
     let mut state = read(state_dir).unwrap_or_else(|e| {
         tracing::warn!("{e}");
@@ -142,12 +142,12 @@ pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String
     let target = path(state_dir);
     let tmp = state_dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
     let text = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
-    let mut file = File::create(&tmp).map_err(|e| io("create", &tmp, e))?;
+    let mut file = fs_err::File::create(&tmp).map_err(io)?;
     file.write_all(&text)
         .and_then(|()| file.sync_all())
-        .map_err(|e| io("write", &tmp, e))?;
+        .map_err(io)?;
     adopt_owner(&tmp, state_dir);
-    std::fs::rename(&tmp, &target).map_err(|e| io("replace", &target, e))
+    fs_err::rename(&tmp, &target).map_err(io)
 }
 
 /// Records one finished run.

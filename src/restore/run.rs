@@ -269,9 +269,8 @@ fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
             )));
         }
         Ok(_) => {
-            let mut entries = std::fs::read_dir(target).map_err(|e| {
-                RestoreError::Failed(format!("cannot read target {}: {e}", target.display()))
-            })?;
+            let mut entries =
+                fs_err::read_dir(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
             if entries.next().is_some() && !force {
                 return Err(RestoreError::Usage(format!(
                     "target {} is not empty\nhint: restore into a new or empty directory, or pass --force to write over what is there",
@@ -286,11 +285,8 @@ fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
 
 /// Creates the target if missing; its canonical path, so that the root is no symlink.
 fn create_target(target: &Path) -> Result<PathBuf, RestoreError> {
-    std::fs::create_dir_all(target).map_err(|e| {
-        RestoreError::Failed(format!("cannot create target {}: {e}", target.display()))
-    })?;
-    std::fs::canonicalize(target)
-        .map_err(|e| RestoreError::Failed(format!("target {}: {e}", target.display())))
+    fs_err::create_dir_all(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
+    fs_err::canonicalize(target).map_err(|e| RestoreError::Failed(e.to_string()))
 }
 
 fn bar(f: &FileEntry, allow: bool) -> Option<ProgressBar> {

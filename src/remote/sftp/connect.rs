@@ -150,8 +150,8 @@ impl Connection {
         let key = super::identity::load(remote)?;
         let (check_text, algs) = match &remote.host_key {
             HostKeyCheck::KnownHosts(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| RemoteError::HostKey {
-                    message: format!("cannot read known_hosts file {}: {e}", path.display()),
+                let text = fs_err::read_to_string(path).map_err(|e| RemoteError::HostKey {
+                    message: format!("cannot read the known_hosts file: {e}"),
                     hint: format!(
                         "create it with the server's key: `backup host-key {}` prints lines to check and add",
                         remote.name
