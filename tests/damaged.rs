@@ -223,3 +223,43 @@ fn a_manifest_listing_a_file_outside_the_snapshot_is_damaged_and_nothing_outside
         assert_eq!(fs::read(&outside).unwrap(), zst);
     });
 }
+
+#[test]
+fn when_every_snapshot_is_damaged_latest_fails_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir, base) = (dir.path(), dir.path().join("remote"));
+    let root = dir.join("data");
+    make_tree(&root, 0);
+    let h = host(
+        dir,
+        "alpha",
+        Server::Local,
+        base.to_str().unwrap(),
+        &tree_and_dump(&root, ""),
+    );
+    h.ok(&["run", "t"]);
+    let id = ids(&base.join("t")).remove(0);
+    fs::write(base.join("t").join(&id).join("manifest.json"), "{").unwrap();
+    let target = dir.join("restored");
+    for args in [
+        &[
+            "restore",
+            "t",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+        ][..],
+        &["cat", "t", "latest", "app.sql"],
+        &["verify", "t"],
+    ] {
+        let out = h.backup(args);
+        // A failure (1), not "no such snapshot" (2) with the hint to make a first one.
+        assert_exit(&out, 1, &format!("{args:?}"));
+        let err = stderr(&out);
+        assert!(
+            err.contains("no intact snapshot") && err.contains(&format!("the newest {id}")),
+            "{args:?}\n{err}"
+        );
+        assert!(!err.contains("first"), "{args:?}\n{err}");
+    }
+}
