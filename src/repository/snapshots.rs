@@ -104,17 +104,22 @@ impl Repository {
         } = self.listing().await?;
         match wanted {
             None => {
-                let found = snapshots.pop().ok_or_else(|| RepoError::NoSnapshot {
-                    message: format!(
-                        "job {job} has no committed snapshot in {}{}",
+                let found = snapshots.pop().ok_or_else(|| match damaged.last() {
+                    // Snapshots exist but none can be trusted: a failure, not a usage error.
+                    Some(newest) => RepoError::Refused(format!(
+                        "job {job} has no intact snapshot in {}: all {} are damaged, the newest {}: {}",
                         self.describe(),
-                        if damaged.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({} damaged)", damaged.len())
-                        }
-                    ),
-                    hint: format!("run `backup run {job}` first"),
+                        damaged.len(),
+                        newest.id,
+                        newest.problem
+                    )),
+                    None => RepoError::NoSnapshot {
+                        message: format!(
+                            "job {job} has no committed snapshot in {}",
+                            self.describe()
+                        ),
+                        hint: format!("run `backup run {job}` first"),
+                    },
                 })?;
                 for d in damaged.iter().filter(|d| d.id > found.id) {
                     tracing::warn!(

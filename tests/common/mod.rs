@@ -6,6 +6,8 @@
 //! - [`Proftpd`] (proftpd.rs): the same with ProFTPD's mod_sftp, an SFTP-only server;
 //! - [`server::SshServer`] (server.rs, server_files.rs): what both deref to (temp dir, keys,
 //!   `known_hosts`, `write_config`, process control);
+//! - [`hosts`] (hosts.rs): configs for several agents (host name, state dir) on one server,
+//!   local (`type = "local"`) or SFTP, and running the binary under a deadline;
 //! - [`Proxy`] (proxy.rs): a loopback TCP forwarder that can cut or stall connections;
 //! - [`SmallFs`] (fs.rs): a size-limited tmpfs for disk-full tests (root only);
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
@@ -19,6 +21,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod hosts;
 pub mod http;
 pub mod postgres;
 pub mod proftpd;
