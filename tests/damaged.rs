@@ -82,6 +82,10 @@ fn assert_damaged_newest(
     assert_exit(&out, 1, &format!("{label}: verify {bad}"));
     assert!(stderr(&out).contains(bad), "{label}\n{}", stderr(&out));
     h.ok(&["verify", "t", &made[0]]);
+    // `verify JOB` checks what `latest` means: the newest snapshot, damaged here.
+    let out = h.backup(&["verify", "t"]);
+    assert_exit(&out, 1, &format!("{label}: verify (latest)"));
+    assert!(stderr(&out).contains(bad), "{label}\n{}", stderr(&out));
 
     let out = assert_restores(h, "latest", &dir.join("data"), &dir.join("restored"));
     let err = stderr(&out);

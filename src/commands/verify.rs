@@ -43,18 +43,26 @@ async fn check(
     read: bool,
 ) -> Result<Vec<String>, CliError> {
     let mut bad = Vec::new();
-    let snapshots = if all {
-        let listing = repo.listing().await?;
-        for d in &listing.damaged {
-            print_line(&format!(
-                "snapshot {}\n  FAIL  {}\n  DAMAGED",
-                d.id, d.problem
-            ))?;
-            bad.push(format!("{}: {}", d.id, d.problem));
+    let snapshots = match (all, snapshot) {
+        (true, _) => {
+            let listing = repo.listing().await?;
+            report_damaged(&listing.damaged, &mut bad)?;
+            listing.snapshots
         }
-        listing.snapshots
-    } else {
-        vec![repo.resolve(snapshot.unwrap_or("latest")).await?]
+        (false, Some(id)) if id != "latest" => vec![repo.resolve(id).await?],
+        // The newest snapshot is what `latest` would restore: if it is damaged, that is the
+        // finding, whatever an older one says.
+        (false, _) => {
+            let newest = repo.resolve("latest").await?;
+            let listing = repo.listing().await?;
+            let newer: Vec<_> = listing
+                .damaged
+                .into_iter()
+                .filter(|d| d.id > newest.id)
+                .collect();
+            report_damaged(&newer, &mut bad)?;
+            vec![newest]
+        }
     };
     if snapshots.is_empty() && bad.is_empty() {
         print_line(&format!(
@@ -77,6 +85,20 @@ async fn check(
         }
     }
     Ok(bad)
+}
+
+fn report_damaged(
+    damaged: &[crate::repository::Damaged],
+    bad: &mut Vec<String>,
+) -> Result<(), CliError> {
+    for d in damaged {
+        print_line(&format!(
+            "snapshot {}\n  FAIL  {}\n  DAMAGED",
+            d.id, d.problem
+        ))?;
+        bad.push(format!("{}: {}", d.id, d.problem));
+    }
+    Ok(())
 }
 
 fn print_check(c: &SnapshotCheck) -> Result<(), CliError> {
