@@ -24,16 +24,21 @@ pub async fn prune(
     let jobs = select_jobs(cfg, names, all)?;
     let mut failures = Vec::new();
     let mut hint = None;
+    let mut warned = false;
     for j in jobs {
-        if let Err(e) = one(cfg, j, dry_run).await {
-            failures.push(format!("job {}: {e}", j.name));
-            if let Some(h) = e.hint() {
-                hint.get_or_insert_with(|| h.to_string());
+        match one(cfg, j, dry_run).await {
+            Ok(w) => warned |= w,
+            Err(e) => {
+                failures.push(format!("job {}: {e}", j.name));
+                if let Some(h) = e.hint() {
+                    hint.get_or_insert_with(|| h.to_string());
+                }
             }
         }
     }
     if failures.is_empty() {
-        Ok(0)
+        // Like a run: done, but something needs a look (exit 3).
+        Ok(if warned { 3 } else { 0 })
     } else {
         Err(CliError::failed(
             format!(
@@ -46,7 +51,8 @@ pub async fn prune(
     }
 }
 
-async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError> {
+/// Prunes one job; `Ok(true)` when something on the server was found and left alone.
+async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<bool, CliError> {
     let policy: Policy = j.retention.clone();
     let _lock = match lock::acquire(&cfg.agent.state_dir, &j.name, false) {
         Ok(l) => l,
@@ -85,7 +91,10 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<(), CliError>
         crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
     }
     print_table(j, &p, &policy, tz, dry_run)?;
-    Ok(())
+    for w in &p.warnings {
+        super::out::eprint_line(&format!("warning: job {}: {w}", j.name));
+    }
+    Ok(!p.warnings.is_empty())
 }
 
 fn print_table(

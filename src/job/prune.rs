@@ -21,6 +21,8 @@ pub struct Pruned {
     pub damaged: Vec<Damaged>,
     /// Leftover `.deleting` directories finished (or, in a dry run, found).
     pub finished: Vec<SnapshotId>,
+    /// What was found and left alone: not a directory this program wrote.
+    pub warnings: Vec<String>,
     pub removed: usize,
     /// Intact committed snapshots left afterwards (in a dry run: that would be left).
     pub remaining: usize,
@@ -36,8 +38,10 @@ pub async fn prune(
     tz: Tz,
     protect: Option<SnapshotId>,
 ) -> Result<Pruned, JobError> {
+    let (finished, warnings) = repo.finish_deletions().await?;
     let mut out = Pruned {
-        finished: repo.finish_deletions().await?,
+        finished,
+        warnings,
         ..Pruned::default()
     };
     let listing = repo.listing().await?;
@@ -78,6 +82,7 @@ pub async fn after_run(
                 tracing::info!(job = %job.name, "retention removed {} snapshot(s), {} remain", p.removed, p.remaining);
             }
             report.snapshots = Some(p.remaining as u64);
+            report.warnings.extend(p.warnings);
         }
         Err(e) => report.warnings.push(format!(
             "applying the retention policy after the run failed: {e}; the snapshot is committed, and the next prune or run retries"

@@ -235,7 +235,7 @@ async fn upload_and_commit(
     report.files = stats.files;
     report.bytes_read = stats.bytes_read;
     report.bytes_stored = stats.bytes_stored;
-    report.warnings = warnings;
+    report.warnings = pending.warnings.iter().cloned().chain(warnings).collect();
     report.verified_by = Some(used.as_str().to_string());
     Ok(())
 }

@@ -18,6 +18,8 @@ use crate::remote::{ErrorKind, mkdir_all, write_small};
 pub struct Pending {
     pub id: SnapshotId,
     pub path: String,
+    /// What `begin` found and left alone (a symlink where a `.partial` should be).
+    pub warnings: Vec<String>,
 }
 
 impl Pending {
@@ -34,6 +36,7 @@ impl Repository {
     pub async fn begin(&self) -> Result<Pending, RepoError> {
         mkdir_all(self.remote.as_ref(), self.dir.path()).await?;
         let mut taken = Vec::new();
+        let mut warnings = Vec::new();
         for e in self.entries().await? {
             match Entry::classify(&e.name) {
                 Entry::Partial(id) => {
@@ -41,7 +44,16 @@ impl Repository {
                         "removing {} left by an earlier run that did not finish",
                         self.dir.partial(id)
                     );
-                    self.remove_partial(id).await?;
+                    match self.remove_partial(id).await {
+                        Ok(()) => {}
+                        // Not ours to remove: say so, and back up all the same.
+                        Err(RepoError::Refused(why)) => {
+                            tracing::warn!("{why}");
+                            warnings.push(why);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    taken.push(id);
                 }
                 Entry::Snapshot(id) | Entry::Deleting(id) => taken.push(id),
                 Entry::Other => {}
@@ -57,7 +69,7 @@ impl Repository {
         }
         let path = self.dir.partial(id);
         self.remote.mkdir(&path).await?;
-        Ok(Pending { id, path })
+        Ok(Pending { id, path, warnings })
     }
 
     /// Commits a verified upload: checksums, the manifest last, then the rename.

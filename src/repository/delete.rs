@@ -22,34 +22,30 @@ impl Repository {
         remove_tree(self.remote.as_ref(), &deleting).await
     }
 
-    /// Finishes removals that an interrupted prune began; returns their ids.
-    pub async fn finish_deletions(&self) -> Result<Vec<SnapshotId>, RepoError> {
-        let mut done = Vec::new();
+    /// Finishes removals that an interrupted prune began; returns their ids, and what it found
+    /// and left alone (a symlink where a `.deleting` directory should be).
+    pub async fn finish_deletions(&self) -> Result<(Vec<SnapshotId>, Vec<String>), RepoError> {
+        let (mut done, mut left) = (Vec::new(), Vec::new());
         for e in self.entries().await? {
             if let Entry::Deleting(id) = Entry::classify(&e.name) {
                 tracing::info!(
                     "finishing the removal of snapshot {id}, which an earlier prune began"
                 );
                 let path = self.dir.deleting(id);
-                self.expect_dir(&path).await?;
+                match self.expect_dir(&path).await {
+                    Ok(()) => {}
+                    Err(RepoError::Refused(why)) => {
+                        tracing::warn!("{why}");
+                        left.push(why);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
                 remove_tree(self.remote.as_ref(), &path).await?;
                 done.push(id);
             }
         }
-        Ok(done)
-    }
-
-    /// `.deleting` directories an interrupted prune left (for a dry run's report).
-    pub async fn unfinished_deletions(&self) -> Result<Vec<SnapshotId>, RepoError> {
-        Ok(self
-            .entries()
-            .await?
-            .iter()
-            .filter_map(|e| match Entry::classify(&e.name) {
-                Entry::Deleting(id) => Some(id),
-                _ => None,
-            })
-            .collect())
+        Ok((done, left))
     }
 
     /// Removes a `.partial` directory (after a failed run, or one a crashed run left).

@@ -16,6 +16,8 @@ use crate::layout;
 use crate::remote::{ErrorKind, Remote, read_small, write_small};
 
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// `.lock` + this + a unique tail: a stale lock moved aside while it is taken over.
+pub(super) const STALE_SUFFIX: &str = ".stale.";
 const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +196,7 @@ async fn take_if_stale(
     // Move it aside under a name of our own, so that of two agents taking over the same stale
     // lock only one removes it, and neither removes a fresh lock the other made meanwhile.
     let aside = format!(
-        "{path}.stale.{}.{}",
+        "{path}{STALE_SUFFIX}{}.{}",
         std::process::id(),
         Utc::now().timestamp_micros()
     );

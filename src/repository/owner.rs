@@ -60,6 +60,9 @@ impl Owner {
     }
 }
 
+/// Where `.owner` is written before its rename into place.
+pub(super) const OWNER_TMP: &str = ".owner.tmp";
+
 /// What `.owner` says.
 pub(super) enum Recorded {
     Nobody,
@@ -133,7 +136,7 @@ impl Repository {
             ..me.clone()
         };
         let json = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-        let tmp = self.dir.child(".owner.tmp");
+        let tmp = self.dir.child(OWNER_TMP);
         write_small(self.remote.as_ref(), &tmp, json.as_bytes()).await?;
         self.remote.rename(&tmp, &self.owner_path()).await?;
         Ok(())

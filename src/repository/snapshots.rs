@@ -23,8 +23,17 @@ impl Repository {
         };
         let mut out = Listing::default();
         for e in entries {
-            let Entry::Snapshot(id) = Entry::classify(&e.name) else {
-                continue;
+            let id = match Entry::classify(&e.name) {
+                Entry::Snapshot(id) => id,
+                Entry::Other if !is_bookkeeping(&e.name) => {
+                    tracing::warn!(
+                        "ignoring \"{}\" in {}: not a name this program writes",
+                        escape(&e.name),
+                        self.describe()
+                    );
+                    continue;
+                }
+                _ => continue,
             };
             if e.kind != EntryKind::Dir {
                 out.damaged.push(Damaged {
@@ -151,6 +160,16 @@ impl Repository {
             }
         }
     }
+}
+
+/// The job directory's own files (owner record, lock, and their temporary names).
+fn is_bookkeeping(name: &str) -> bool {
+    name == layout::OWNER_FILE
+        || name == layout::LOCK_FILE
+        || name == super::owner::OWNER_TMP
+        || name
+            .strip_prefix(layout::LOCK_FILE)
+            .is_some_and(|rest| rest.starts_with(super::lock::STALE_SUFFIX))
 }
 
 pub(super) fn kind_name(k: EntryKind) -> &'static str {

@@ -14,6 +14,7 @@ mod session;
 mod upload;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use russh_sftp::protocol::StatusCode;
@@ -108,9 +109,10 @@ impl Remote for SftpRemote {
         }
         // Hash only what a no-follow stat shows to be a regular file: `sha256sum` itself would
         // follow a symlink the server put there, or read a device forever.
+        let mut bytes = 0u64;
         for p in paths {
             match self.sftp.stat(p).await? {
-                Some(e) if e.kind == EntryKind::File => {}
+                Some(e) if e.kind == EntryKind::File => bytes = bytes.saturating_add(e.size),
                 Some(e) => {
                     return Err(RemoteError::op(
                         ErrorKind::Other,
@@ -122,7 +124,21 @@ impl Remote for SftpRemote {
                 None => return Err(RemoteError::op(ErrorKind::NotFound, "hash", p, "missing")),
             }
         }
-        match self.conn.remote_sha256(paths).await {
+        // A file that keeps growing after that look would keep `sha256sum` reading: bound it
+        // by the time the bytes seen take at a slow disk's pace, then give up (dropping the
+        // channel ends the command on the server).
+        let bound = Duration::from_secs(120 + bytes / (20 * 1024 * 1024));
+        let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(paths))
+            .await
+            .map_err(|_| {
+                RemoteError::op(
+                    ErrorKind::Other,
+                    "hash",
+                    paths.first().map_or("", String::as_str),
+                    format!("sha256sum on the server did not finish within {bound:?}"),
+                )
+            })?;
+        match hashed {
             Err(e) if e.kind() == ErrorKind::Unsupported => {
                 self.exec_refused.store(true, Ordering::Relaxed);
                 Err(e)
