@@ -18,9 +18,23 @@ mod common;
 
 #[path = "conformance/changes.rs"]
 mod changes;
+#[path = "conformance/commit.rs"]
+mod commit;
+#[path = "conformance/crash.rs"]
+mod crash;
+#[path = "conformance/fallback.rs"]
+mod fallback;
+#[path = "conformance/faulty.rs"]
+mod faulty;
 #[path = "conformance/files.rs"]
 mod files;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/history.rs"]
+mod history;
+#[path = "conformance/lock.rs"]
+mod lock;
 #[path = "conformance/looking.rs"]
 mod looking;
+#[path = "conformance/wrappers.rs"]
+mod wrappers;

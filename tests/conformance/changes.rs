@@ -89,7 +89,10 @@ async fn missing_paths_are_not_found(t: &Target) {
         backup_agent::remote::write_small(r, &orphan, b"x").await,
     );
     kind("create_new", r.create_new(&orphan, b"x").await);
-    kind("sha256", r.sha256(std::slice::from_ref(&gone)).await.map(drop));
+    kind(
+        "sha256",
+        r.sha256(std::slice::from_ref(&gone)).await.map(drop),
+    );
 }
 
 async fn sha256_is_computed_where_the_data_is(t: &Target) {
