@@ -13,6 +13,13 @@
 //! - `crash`: a crash at each step of commit and delete (`faulty.rs` injects it);
 //! - `fallback`: no directory renames, no remote hash;
 //! - `lock`: the history's owner and the server-side lock.
+//!
+//! Where the servers differ underneath (the remote evens it out, or the case says so):
+//! ProFTPD resolves a link in the last path component before LSTAT, RENAME and OPEN
+//! (`dir_best_path`), so its LSTAT describes a link's target: the SFTP remote asks READLINK
+//! beside it. Neither server has SFTP v3 statuses for "exists" or "not empty": both answer
+//! Failure (ProFTPD with a message saying which); ProFTPD runs no `sha256sum` (no exec
+//! channel), so `sha256` is Unsupported there and `capabilities().hash` turns false.
 
 mod common;
 

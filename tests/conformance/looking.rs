@@ -103,6 +103,8 @@ async fn mkdir_creates_one_directory(t: &Target) {
     let meta = std::fs::metadata(t.disk("x")).unwrap();
     assert!(meta.is_dir());
     assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{}", t.name);
+    // SFTP v3 has no "exists" status: OpenSSH answers Failure ("Failure"), ProFTPD Failure
+    // ("File already exists"); the SFTP remote then looks, and says AlreadyExists.
     let again = r.mkdir(&t.path("x")).await.unwrap_err();
     assert_eq!(
         again.kind(),
