@@ -2,7 +2,9 @@
 //! the caller streams its files into it and verifies them; `commit` writes `SHA256SUMS`, then
 //! `manifest.json` last, then renames the directory to `<id>`. Where the server cannot rename a
 //! directory, the files are moved one by one into `<id>/` and the manifest is written there
-//! last: either way a directory named by an id that holds `manifest.json` is complete.
+//! last: either way a directory named by an id that holds `manifest.json` is complete. (A
+//! crash while files are moved leaves `<id>/` without a manifest beside `.<id>.partial/`; the
+//! next `begin` removes both.)
 
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use chrono::Utc;
 use super::delete::remove_tree;
 use super::{RepoError, Repository};
 use crate::layout::{self, Entry, Manifest, SnapshotId};
-use crate::remote::{ErrorKind, mkdir_all, write_small};
+use crate::remote::{EntryKind, ErrorKind, mkdir_all, write_small};
 
 /// A snapshot being written: its id and its `.partial` directory.
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ impl Repository {
     /// times. The caller holds the history's lock.
     pub async fn begin(&self) -> Result<Pending, RepoError> {
         mkdir_all(self.remote.as_ref(), self.dir.path()).await?;
-        let mut taken = Vec::new();
+        let (mut taken, mut removed) = (Vec::new(), Vec::new());
         let mut warnings = Vec::new();
         for e in self.entries().await? {
             match Entry::classify(&e.name) {
@@ -44,17 +46,22 @@ impl Repository {
                         "removing {} left by an earlier run that did not finish",
                         self.dir.partial(id)
                     );
+                    // First: without its `.partial` beside it, nothing would tell it apart.
+                    if self.remove_unfinished(id).await? {
+                        removed.push(id);
+                    }
                     match self.remove_partial(id).await {
                         Ok(()) => {}
                         // Not ours to remove: say so, and back up all the same.
                         Err(RepoError::Refused(why)) => {
                             tracing::warn!("{why}");
                             warnings.push(why);
+                            taken.push(id);
                         }
                         Err(e) => return Err(e),
                     }
-                    taken.push(id);
                 }
+                Entry::Snapshot(id) if removed.contains(&id) => {}
                 Entry::Snapshot(id) | Entry::Deleting(id) => taken.push(id),
                 Entry::Other => {}
             }
@@ -134,11 +141,31 @@ impl Repository {
         remove_tree(remote, &pending.path).await
     }
 
+    /// A commit that moved its files one by one into `<id>/` and stopped before its manifest
+    /// was in place leaves `<id>/` without `manifest.json` beside `.<id>.partial/`: not a
+    /// snapshot, and holding only that run's files. True if there was one (removed now).
+    async fn remove_unfinished(&self, id: SnapshotId) -> Result<bool, RepoError> {
+        let dir = self.dir.snapshot(id);
+        match self.remote.stat(&dir).await? {
+            Some(e) if e.kind == EntryKind::Dir => {}
+            _ => return Ok(false),
+        }
+        let manifest = format!("{dir}/{}", layout::MANIFEST_FILE);
+        if self.remote.stat(&manifest).await?.is_some() {
+            return Ok(false);
+        }
+        tracing::info!("removing {dir}, which an earlier run began to commit file by file");
+        remove_tree(self.remote.as_ref(), &dir).await?;
+        Ok(true)
+    }
+
     /// Best effort after a failed run: a connection that is gone cannot clean up; the next run
     /// will.
     pub async fn abandon(&self, pending: &Pending) {
-        let removal =
-            tokio::time::timeout(Duration::from_secs(20), self.remove_partial(pending.id));
+        let removal = tokio::time::timeout(Duration::from_secs(20), async {
+            self.remove_unfinished(pending.id).await?;
+            self.remove_partial(pending.id).await
+        });
         match removal.await {
             Ok(Ok(())) => tracing::info!("removed {} after the failed run", pending.path),
             Ok(Err(RepoError::Remote(e))) if e.kind() == ErrorKind::NotFound => {}

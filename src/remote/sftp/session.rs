@@ -9,7 +9,7 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 
 use super::{Connection, entry_of, refused, status_error};
-use crate::remote::{DirEntry, ErrorKind, RemoteError};
+use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 
 /// How long one SFTP request may wait for its answer: also what detects a stalled connection,
 /// since russh's keepalive cannot fire while its socket writes are blocked by a silent peer.
@@ -131,13 +131,23 @@ impl Sftp {
         &self.addr
     }
 
-    /// `None` when the path does not exist. Never follows a symlink (`lstat`).
+    /// `None` when the path does not exist. Never follows a symlink: `lstat`, and `readlink`
+    /// beside it, since ProFTPD's mod_sftp resolves links in the last component before its
+    /// lstat (`dir_best_path`) and so describes a link to a file or directory as its target.
+    /// Both requests are in flight at once, so this costs no extra round trip.
     pub async fn stat(&self, path: &str) -> Result<Option<DirEntry>, RemoteError> {
-        match self.main().lstat(path).await {
-            Ok(a) => Ok(Some(entry_of(
-                path.rsplit('/').next().unwrap_or(path).to_string(),
-                &a.attrs,
-            ))),
+        let (lstat, link) = tokio::join!(self.main().lstat(path), self.main().readlink(path));
+        match lstat {
+            Ok(a) => {
+                let mut e = entry_of(
+                    path.rsplit('/').next().unwrap_or(path).to_string(),
+                    &a.attrs,
+                );
+                if link.is_ok() {
+                    e.kind = EntryKind::Symlink;
+                }
+                Ok(Some(e))
+            }
             Err(russh_sftp::client::error::Error::Status(s))
                 if s.status_code == StatusCode::NoSuchFile =>
             {
