@@ -197,6 +197,14 @@ async fn restore_from(
     if problems.is_empty() {
         return Ok(done);
     }
+    if !done.warnings.is_empty() {
+        // Printed on their own only after a success: a failure's summary lists them too.
+        problems.push(format!(
+            "{} warning(s):\n    {}",
+            done.warnings.len(),
+            done.warnings.join("\n    ")
+        ));
+    }
     let message = format!(
         "restore of snapshot {} into {} failed:\n  {}",
         m.snapshot,
