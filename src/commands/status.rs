@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::CliError;
+use super::out::print_line;
 use crate::config::Config;
 use crate::job::lock;
 use crate::report::state::{self, LastRun};
@@ -52,10 +53,10 @@ pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
     if json {
         let text = serde_json::to_string_pretty(&jobs)
             .map_err(|e| CliError::Failed(format!("cannot encode the status: {e}")))?;
-        println!("{text}");
+        print_line(&text)?;
     } else {
         for j in &jobs {
-            print_text(j, tz);
+            print_text(j, tz)?;
         }
     }
     Ok(0)
@@ -86,33 +87,40 @@ fn run_line(r: &LastRun, tz: Tz) -> String {
     s
 }
 
-fn print_text(j: &JobStatus, tz: Tz) {
-    println!("{}", j.job);
+fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
+    print_line(&j.job)?;
     match j.schedule.as_deref() {
-        Some(s) => println!("  schedule:      {s} ({tz})"),
-        None => println!("  schedule:      none (on demand only)"),
+        Some(s) => print_line(&format!("  schedule:      {s} ({tz})"))?,
+        None => print_line("  schedule:      none (on demand only)")?,
     }
     if let Some(n) = j.next_run {
-        println!(
+        print_line(&format!(
             "  next run:      {} ({})",
             local(n, tz),
             n.format("%Y-%m-%d %H:%M:%SZ")
-        );
+        ))?;
     }
-    println!("  running now:   {}", j.running.as_deref().unwrap_or("no"));
-    println!(
+    print_line(&format!(
+        "  running now:   {}",
+        j.running.as_deref().unwrap_or("no")
+    ))?;
+    print_line(&format!(
         "  last run:      {}",
         j.last_run
             .as_ref()
             .map_or("never".into(), |r| run_line(r, tz))
-    );
-    println!(
+    ))?;
+    print_line(&format!(
         "  last success:  {}",
         j.last_success
             .as_ref()
             .map_or("never".into(), |r| run_line(r, tz))
-    );
+    ))?;
     if j.consecutive_failures > 0 {
-        println!("  failures:      {} in a row", j.consecutive_failures);
+        print_line(&format!(
+            "  failures:      {} in a row",
+            j.consecutive_failures
+        ))?;
     }
+    Ok(())
 }
