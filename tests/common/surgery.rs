@@ -46,14 +46,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// disk again, so that every checksum passes (what a careful attacker does after editing).
 pub fn reseal(snap: &Path) {
     let mut m = read_manifest(snap);
-    let mut sums = String::new();
     for f in &mut m.files {
         let data = fs::read(snap.join(&f.name)).unwrap();
         f.size = data.len() as u64;
         f.sha256 = sha256_hex(&data);
-        sums.push_str(&format!("{}  {}\n", f.sha256, f.name));
     }
     write_manifest(snap, &m);
+    write_sums(snap, &m);
+}
+
+/// Writes `SHA256SUMS` of `snap` as the manifest `m` has it, names and all.
+pub fn write_sums(snap: &Path, m: &Manifest) {
+    let sums: String = m
+        .files
+        .iter()
+        .map(|f| format!("{}  {}\n", f.sha256, f.name))
+        .collect();
     fs::write(snap.join("SHA256SUMS"), sums).unwrap();
 }
 
