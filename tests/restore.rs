@@ -9,8 +9,8 @@ use std::io::Read;
 use std::path::Path;
 use std::process::Stdio;
 
-use backup_agent::layout::manifest::{FileEntry, Manifest, Stats};
 use common::sample::{backed_up, flip_byte, make_tree, snapshot_dirs};
+use common::surgery::{plant_snapshot, raw_entry};
 use common::{backup, backup_cmd, describe};
 use sha2::{Digest, Sha256};
 
@@ -82,66 +82,6 @@ fn a_path_subset_restores_only_that_subtree() {
         .collect();
     names.sort();
     assert_eq!(names, ["a"], "only the subtree is restored");
-}
-
-/// A tar header whose name is written raw, so the `tar` crate's own checks do not stop it.
-fn raw_entry(tar: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, link: &str) {
-    let data = b"pwned\n";
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(kind);
-    h.set_mode(0o644);
-    h.set_mtime(1_700_000_000);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_size(if kind == tar::EntryType::Regular {
-        data.len() as u64
-    } else {
-        0
-    });
-    let gnu = h.as_gnu_mut().unwrap();
-    gnu.name[..name.len()].copy_from_slice(name.as_bytes());
-    gnu.linkname[..link.len()].copy_from_slice(link.as_bytes());
-    h.set_cksum();
-    let body: &[u8] = if kind == tar::EntryType::Regular {
-        data
-    } else {
-        &[]
-    };
-    tar.append(&h, body).unwrap();
-}
-
-/// Puts `tar_bytes` on the server as a committed snapshot of job `t` with matching checksums.
-fn plant_snapshot(remote: &Path, id: &str, tar_bytes: &[u8]) {
-    let zst = zstd::encode_all(tar_bytes, 3).unwrap();
-    let sha = hex::encode(Sha256::digest(&zst));
-    let dir = remote.join("t").join(id);
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("files.tar.zst"), &zst).unwrap();
-    fs::write(dir.join("SHA256SUMS"), format!("{sha}  files.tar.zst\n")).unwrap();
-    let now = chrono::Utc::now();
-    let m = Manifest {
-        format_version: 1,
-        program: "backup-agent".into(),
-        program_version: "test".into(),
-        job: "t".into(),
-        snapshot: id.into(),
-        host: "test".into(),
-        started_at: now,
-        finished_at: now,
-        files: vec![FileEntry {
-            name: "files.tar.zst".into(),
-            size: zst.len() as u64,
-            sha256: sha,
-            raw_size: tar_bytes.len() as u64,
-        }],
-        sources: vec![],
-        exclude: vec![],
-        commands: vec![],
-        stats: Stats::default(),
-        warnings: vec![],
-        verified_by: "size".into(),
-    };
-    fs::write(dir.join("manifest.json"), m.to_json()).unwrap();
 }
 
 #[test]

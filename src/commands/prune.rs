@@ -28,6 +28,8 @@ pub async fn prune(
     for j in jobs {
         match one(cfg, j, dry_run).await {
             Ok(w) => warned |= w,
+            // stdout is gone: nobody is left to read the rest.
+            Err(e @ CliError::Silent(_)) => return Err(e),
             Err(e) => {
                 failures.push(format!("job {}: {e}", j.name));
                 if let Some(h) = e.hint() {

@@ -1,5 +1,7 @@
 //! `backup verify JOB [SNAPSHOT | --all] [--read]`: one report line per file, a verdict per
-//! snapshot, exit 1 naming every file that does not match and every damaged snapshot.
+//! snapshot, exit 1 naming every file that does not match and every damaged snapshot. A reader
+//! that goes away (`| head -1`) ends the report, not the verification: the exit code is still
+//! the verdict.
 
 use super::out::print_line;
 use super::{CliError, job};
@@ -19,7 +21,7 @@ pub async fn verify(
     let remote: std::sync::Arc<dyn Remote> =
         std::sync::Arc::new(RetryReads(remote::open(&j.remote).await?));
     let repo = Repository::new(remote.clone(), &j.remote.path, &j.name);
-    let result = check(&repo, snapshot, all, read).await;
+    let result = check(&repo, snapshot, all, read, &mut Report::default()).await;
     remote.close().await;
     let bad = result?;
     if bad.is_empty() {
@@ -41,12 +43,13 @@ async fn check(
     snapshot: Option<&str>,
     all: bool,
     read: bool,
+    out: &mut Report,
 ) -> Result<Vec<String>, CliError> {
     let mut bad = Vec::new();
     let snapshots = match (all, snapshot) {
         (true, _) => {
             let listing = repo.listing().await?;
-            report_damaged(&listing.damaged, &mut bad)?;
+            out.damaged(&listing.damaged, &mut bad)?;
             listing.snapshots
         }
         (false, Some(id)) if id != "latest" => vec![repo.resolve(id).await?],
@@ -60,12 +63,12 @@ async fn check(
                 .into_iter()
                 .filter(|d| d.id > newest.id)
                 .collect();
-            report_damaged(&newer, &mut bad)?;
+            out.damaged(&newer, &mut bad)?;
             vec![newest]
         }
     };
     if snapshots.is_empty() && bad.is_empty() {
-        print_line(&format!(
+        out.line(&format!(
             "no snapshots of job {} on {}",
             repo.job(),
             repo.describe()
@@ -73,7 +76,7 @@ async fn check(
     }
     for s in &snapshots {
         let check = repo.check(s, read).await?;
-        print_check(&check)?;
+        out.check(&check)?;
         if !check.is_ok() {
             bad.extend(
                 check
@@ -87,39 +90,61 @@ async fn check(
     Ok(bad)
 }
 
-fn report_damaged(
-    damaged: &[crate::repository::Damaged],
-    bad: &mut Vec<String>,
-) -> Result<(), CliError> {
-    for d in damaged {
-        print_line(&format!(
-            "snapshot {}\n  FAIL  {}\n  DAMAGED",
-            d.id, d.problem
-        ))?;
-        bad.push(format!("{}: {}", d.id, d.problem));
-    }
-    Ok(())
+/// The report on stdout, until its reader goes away.
+#[derive(Default)]
+struct Report {
+    gone: bool,
 }
 
-fn print_check(c: &SnapshotCheck) -> Result<(), CliError> {
-    print_line(&format!("snapshot {}", c.id))?;
-    for p in &c.problems {
-        print_line(&format!("  FAIL  {p}"))?;
-    }
-    for f in &c.files {
-        match &f.problem {
-            None => print_line(&format!(
-                "  ok    {:<24} {:>10}",
-                f.name,
-                report_bytes(f.size)
-            ))?,
-            Some(p) => print_line(&format!("  FAIL  {p}"))?,
+impl Report {
+    fn line(&mut self, text: &str) -> Result<(), CliError> {
+        if self.gone {
+            return Ok(());
+        }
+        match print_line(text) {
+            Err(CliError::Silent(_)) => {
+                self.gone = true;
+                Ok(())
+            }
+            other => other,
         }
     }
-    print_line(&format!(
-        "  {} ({} file(s), hashed by {})",
-        if c.is_ok() { "intact" } else { "DAMAGED" },
-        c.files.len(),
-        c.method
-    ))
+
+    fn damaged(
+        &mut self,
+        damaged: &[crate::repository::Damaged],
+        bad: &mut Vec<String>,
+    ) -> Result<(), CliError> {
+        for d in damaged {
+            self.line(&format!(
+                "snapshot {}\n  FAIL  {}\n  DAMAGED",
+                d.id, d.problem
+            ))?;
+            bad.push(format!("{}: {}", d.id, d.problem));
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, c: &SnapshotCheck) -> Result<(), CliError> {
+        self.line(&format!("snapshot {}", c.id))?;
+        for p in &c.problems {
+            self.line(&format!("  FAIL  {p}"))?;
+        }
+        for f in &c.files {
+            match &f.problem {
+                None => self.line(&format!(
+                    "  ok    {:<24} {:>10}",
+                    f.name,
+                    report_bytes(f.size)
+                ))?,
+                Some(p) => self.line(&format!("  FAIL  {p}"))?,
+            }
+        }
+        self.line(&format!(
+            "  {} ({} file(s), hashed by {})",
+            if c.is_ok() { "intact" } else { "DAMAGED" },
+            c.files.len(),
+            c.method
+        ))
+    }
 }

@@ -85,23 +85,29 @@ async fn restore_from(
             layout::SOURCES_FILE
         )));
     }
-    if let Some(f) = sources {
-        let bar = bar(f, opts.progress_bar);
-        let (r, sel) = (root.clone(), select.clone());
-        let fetched = fetch(
-            remote.as_ref(),
-            &format!("{snap}/{}", f.name),
-            f.size,
-            bar.clone(),
-            move |input| {
-                let decoder = zstd::stream::read::Decoder::new(input)?;
-                Ok(Unpacker::new(&r, sel, owners)?.unpack(decoder))
-            },
-        )
-        .await?;
-        if let Some(b) = bar {
-            b.finish_and_clear();
+    let archive = match sources {
+        Some(f) => {
+            let bar = bar(f, opts.progress_bar);
+            let (r, sel) = (root.clone(), select.clone());
+            let fetched = fetch(
+                remote.as_ref(),
+                &format!("{snap}/{}", f.name),
+                f.size,
+                bar.clone(),
+                move |input| {
+                    let decoder = zstd::stream::read::Decoder::new(input)?;
+                    Ok(Unpacker::new(&r, sel, owners)?.unpack(decoder))
+                },
+            )
+            .await;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            go_on(fetched, f, &mut problems)?.map(|fetched| (f, fetched))
         }
+        None => None,
+    };
+    if let Some((f, fetched)) = archive {
         let report = fetched.result.as_ref().ok();
         if let Some(UnpackReport {
             entries,
@@ -173,7 +179,10 @@ async fn restore_from(
                 None,
                 move |input| write_output(input, &path, &name, force),
             )
-            .await?;
+            .await;
+            let Some(fetched) = go_on(fetched, f, &mut problems)? else {
+                continue;
+            };
             if let Err(e) = &fetched.result {
                 problems.push(format!("restoring {} to {plain} failed: {e}", f.name));
             }
@@ -187,6 +196,14 @@ async fn restore_from(
     }
     if problems.is_empty() {
         return Ok(done);
+    }
+    if !done.warnings.is_empty() {
+        // Printed on their own only after a success: a failure's summary lists them too.
+        problems.push(format!(
+            "{} warning(s):\n    {}",
+            done.warnings.len(),
+            done.warnings.join("\n    ")
+        ));
     }
     let message = format!(
         "restore of snapshot {} into {} failed:\n  {}",
@@ -209,6 +226,24 @@ async fn restore_from(
     Err(RestoreError::Failed(message))
 }
 
+/// A stored file the server does not let us read as recorded (not a regular file, missing,
+/// refused) is one problem of the restore, which goes on with the next stored file; a lost
+/// connection ends it.
+fn go_on<T>(
+    fetched: Result<Fetched<T>, RestoreError>,
+    f: &FileEntry,
+    problems: &mut Vec<String>,
+) -> Result<Option<Fetched<T>>, RestoreError> {
+    match fetched {
+        Ok(fetched) => Ok(Some(fetched)),
+        Err(RestoreError::Remote(e)) if !e.is_transient() => {
+            problems.push(format!("{} was not restored: {e}", f.name));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// A command output's plain file name under the target, if it is a safe one.
 fn output_name(stored: &str) -> Option<&str> {
     match layout::StoredFile::parse(stored)? {
@@ -217,13 +252,23 @@ fn output_name(stored: &str) -> Option<&str> {
     }
 }
 
-/// Writes one command output as `name` in the target, through the target's handle.
+/// Writes one command output as `name` in the target, through the target's handle. Nothing is
+/// created before the first byte arrives, so a stored file the server does not let us read
+/// leaves no empty file behind that would pass for an empty output.
 fn write_output(
     input: &mut super::HashingReader,
     root: &Path,
     name: &str,
     force: bool,
 ) -> io::Result<u64> {
+    use std::io::BufRead;
+    let mut input = io::BufReader::new(input);
+    if input.fill_buf()?.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "nothing was received",
+        ));
+    }
     let target = super::target::Target::open(root)?;
     let at = target
         .place(Path::new(name), false)?
@@ -240,7 +285,7 @@ fn write_output(
         }
     }
     let mut out = super::target::create_file(&at)?;
-    let mut decoder = zstd::stream::read::Decoder::new(input)?;
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
     io::copy(&mut decoder, &mut out)
 }
 

@@ -88,11 +88,12 @@ impl Target {
         match lstat_at(dir, part)? {
             Some(st) if kind(&st) == SFlag::S_IFLNK => Ok(Err(format!(
                 "would write through the symlink {}",
-                walked.display()
+                super::unpack::shown(walked)
             ))),
-            Some(st) if kind(&st) != SFlag::S_IFDIR => {
-                Ok(Err(format!("{} is not a directory", walked.display())))
-            }
+            Some(st) if kind(&st) != SFlag::S_IFDIR => Ok(Err(format!(
+                "{} is not a directory",
+                super::unpack::shown(walked)
+            ))),
             _ => Err(io_err(e)),
         }
     }

@@ -63,6 +63,12 @@ pub fn safe_relative(path: &Path) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// A path from the archive as it may be shown: escaped, so that no control character or ANSI
+/// sequence a hostile archive put in a name reaches a terminal or a log.
+pub(super) fn shown(path: &Path) -> String {
+    crate::layout::escape(&path.display().to_string())
+}
+
 /// Why one entry was not restored.
 enum Skip {
     /// Unsafe: refused by rule.
@@ -105,7 +111,7 @@ impl Unpacker {
         for entry in archive.entries()? {
             let mut entry = entry?;
             let path = entry.path()?.into_owned();
-            let shown = crate::layout::escape(&path.display().to_string());
+            let shown = shown(&path);
             let rel = match safe_relative(&path) {
                 Ok(r) => r,
                 Err(why) => {
@@ -223,7 +229,7 @@ impl Unpacker {
             other => {
                 self.warn(format!(
                     "{}: entry type {other:?} is not restored",
-                    rel.display()
+                    shown(rel)
                 ));
             }
         }
@@ -238,13 +244,13 @@ impl Unpacker {
             if self.select.is_empty() {
                 return Err(Skip::Refused(format!(
                     "hard link to {}, which this restore did not write",
-                    target.display()
+                    shown(&target)
                 )));
             }
             self.warn(format!(
                 "{}: hard link to {}, which is outside the paths restored; skipped",
-                rel.display(),
-                target.display()
+                shown(rel),
+                shown(&target)
             ));
             return Ok(());
         }
@@ -286,7 +292,7 @@ impl Unpacker {
             if let Err(e) = result {
                 self.warn(format!(
                     "{}: cannot set mode, owner or mtime: {e}",
-                    d.rel.display()
+                    shown(&d.rel)
                 ));
             }
         }

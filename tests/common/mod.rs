@@ -13,6 +13,9 @@
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
 //! - http.rs: loopback HTTP endpoints that record or ignore notifications;
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
+//! - bounded.rs: running `backup` under a deadline (killed by PID, the test fails);
+//! - [`sentinel::Sentinels`] (sentinel.rs): paths outside a command's reach, proved untouched;
+//! - surgery.rs: editing a snapshot on the server's disk as a hostile server would;
 //! - here: running the `backup` binary, peak-RSS measurement, process-tree helpers.
 //!
 //! Tests skip (return early) when sshd (or proftpd) cannot run, unless
@@ -20,6 +23,7 @@
 //! `let Some(sshd) = common::sshd() else { return };`
 #![allow(dead_code)]
 
+pub mod bounded;
 pub mod fs;
 pub mod hosts;
 pub mod http;
@@ -27,10 +31,12 @@ pub mod postgres;
 pub mod proftpd;
 pub mod proxy;
 pub mod sample;
+pub mod sentinel;
 pub mod server;
 pub mod server_files;
 pub mod snap;
 pub mod sshd;
+pub mod surgery;
 pub mod tree;
 
 use std::ffi::OsStr;
