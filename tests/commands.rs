@@ -162,7 +162,15 @@ fn switching_user_needs_root_and_says_so() {
         ),
     )
     .unwrap();
-    let mut cmd = common::backup_cmd(&cfg, &["run", "t"]);
+    // A copy of the binary where `nobody` can reach it: the checkout may sit under a 0700
+    // directory such as /root.
+    let bin = tmp.path().join("backup");
+    fs::copy(common::bin(), &bin).unwrap();
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--config")
+        .arg(&cfg)
+        .args(["run", "t"])
+        .stdin(std::process::Stdio::null());
     std::os::unix::process::CommandExt::uid(&mut cmd, nobody.uid.as_raw());
     std::os::unix::process::CommandExt::gid(&mut cmd, nobody.gid.as_raw());
     let out = cmd.output().unwrap();

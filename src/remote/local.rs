@@ -183,14 +183,23 @@ impl Remote for Local {
         let p = path.to_string();
         blocking("write", path, move || {
             let err = |e| io_error("write", &p, e);
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&p)
-                .map_err(err)?;
+            let open = || {
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&p)
+            };
+            let mut f = match open() {
+                // As on SFTP: a symlink where the file goes is replaced, never written through.
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                    tracing::warn!("{p} is a symlink; it is replaced, not followed");
+                    fs::remove_file(&p).and_then(|()| open()).map_err(err)?
+                }
+                other => other.map_err(err)?,
+            };
             let mut n = 0u64;
             while let Some(chunk) = data.blocking_recv() {
                 f.write_all(&chunk).map_err(err)?;

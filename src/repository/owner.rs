@@ -91,33 +91,51 @@ impl Repository {
     /// Refuses when another machine owns the history (or `.owner` is not ours to read),
     /// unless `take_over`.
     pub(super) async fn check_owner(&self, me: &Owner, take_over: bool) -> Result<(), RepoError> {
-        match self.recorded_owner().await? {
-            Recorded::Owner(o) if !o.is(me) && !take_over => Err(RepoError::NotOwner {
+        self.judge(self.recorded_owner().await?, me, take_over)
+            .map(|_| ())
+    }
+
+    /// What a write by `me` may do with what `.owner` says: `Ok(None)` it owns the history
+    /// already, `Ok(Some(previous))` it may record itself (`previous`: the owner it replaces).
+    fn judge(
+        &self,
+        recorded: Recorded,
+        me: &Owner,
+        take_over: bool,
+    ) -> Result<Option<Option<String>>, RepoError> {
+        match recorded {
+            Recorded::Owner(o) if o.is(me) => Ok(None),
+            Recorded::Nobody => Ok(Some(None)),
+            Recorded::Owner(o) if take_over => Ok(Some(Some(format!(
+                "{} (machine id {})",
+                o.host,
+                o.short_machine_id()
+            )))),
+            Recorded::Owner(o) => Err(RepoError::NotOwner {
                 dir: self.describe(),
                 owner: Box::new(o),
                 me: Box::new(me.clone()),
                 job: self.job.clone(),
             }),
-            Recorded::Garbage(why) if !take_over => Err(RepoError::Refused(format!(
+            Recorded::Garbage(why) if take_over => Ok(Some(Some(format!(
+                "an unreadable .owner ({})",
+                escape(&why)
+            )))),
+            Recorded::Garbage(why) => Err(RepoError::Refused(format!(
                 "{} cannot be read ({}), so who owns this history is unknown; nothing was written or deleted (`backup run {} --take-over` records this host)",
                 self.owner_path(),
                 escape(&why),
                 self.job
             ))),
-            _ => Ok(()),
         }
     }
 
     /// Records `me` as the owner if nobody is, or (with `take_over`) in place of another.
     /// The caller holds the history's lock.
     pub(super) async fn claim(&self, me: &Owner, take_over: bool) -> Result<(), RepoError> {
-        let previous = match self.recorded_owner().await? {
-            Recorded::Owner(o) if o.is(me) => return Ok(()),
-            Recorded::Nobody => None,
-            Recorded::Owner(o) => Some(format!("{} (machine id {})", o.host, o.short_machine_id())),
-            Recorded::Garbage(why) => Some(format!("an unreadable .owner ({})", escape(&why))),
+        let Some(previous) = self.judge(self.recorded_owner().await?, me, take_over)? else {
+            return Ok(());
         };
-        self.check_owner(me, take_over).await?;
         match &previous {
             None => tracing::info!(
                 "recording host {} as the owner of {}",

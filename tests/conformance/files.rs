@@ -55,6 +55,30 @@ async fn create_truncates_an_existing_file(t: &Target) {
     assert_eq!(std::fs::read(t.disk("f")).unwrap(), b"", "{}", t.name);
 }
 
+/// A symlink the server put where a file is created (e.g. at `.owner.tmp`) is replaced by the
+/// file: nothing is written through it, on any remote.
+async fn create_replaces_a_symlink_never_writes_through_it(t: &Target) {
+    let r = t.remote.as_ref();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, b"keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, t.disk("planted")).unwrap();
+    put(r, &t.path("planted"), b"ours").await;
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me", "{}", t.name);
+    let meta = std::fs::symlink_metadata(t.disk("planted")).unwrap();
+    assert!(
+        meta.is_file(),
+        "{}: the link was replaced by a file",
+        t.name
+    );
+    assert_eq!(
+        std::fs::read(t.disk("planted")).unwrap(),
+        b"ours",
+        "{}",
+        t.name
+    );
+}
+
 async fn create_new_refuses_an_existing_file(t: &Target) {
     let r = t.remote.as_ref();
     r.create_new(&t.path(".lock"), b"first").await.unwrap();
@@ -164,6 +188,7 @@ async fn read_ends_when_the_consumer_goes(t: &Target) {
 for_each_remote!(
     create_streams_every_chunk,
     create_truncates_an_existing_file,
+    create_replaces_a_symlink_never_writes_through_it,
     create_new_refuses_an_existing_file,
     read_stops_at_the_limit,
     read_refuses_links_and_special_files,

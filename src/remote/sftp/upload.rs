@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{Sftp, refused, status_error};
-use crate::remote::{ErrorKind, RemoteError};
+use crate::remote::{EntryKind, ErrorKind, RemoteError};
 
 type WriteResult = Result<u64, RemoteError>;
 
@@ -146,19 +146,50 @@ impl Sftp {
         };
         let used = if spread { self.sessions.len() } else { 1 };
         let mut handles = Vec::with_capacity(used);
-        for (i, s) in self.sessions.iter().take(used).enumerate() {
-            let flags = if i == 0 {
-                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
-            } else {
-                OpenFlags::WRITE
-            };
+        handles.push(self.open_new(path, &attrs).await?);
+        for s in self.sessions.iter().take(used).skip(1) {
             let h = s
-                .open(path, flags, attrs.clone())
+                .open(path, OpenFlags::WRITE, attrs.clone())
                 .await
                 .map_err(|e| status_error("create", path, e))?;
             handles.push(h.handle);
         }
         Ok(handles)
+    }
+
+    /// Creates `path`, or truncates the regular file there. SFTP servers (OpenSSH, ProFTPD)
+    /// open through a symlink: a link the server put where we write is removed, never written
+    /// through. Exclusive first, so the usual case (a new file) costs no extra round trip.
+    async fn open_new(&self, path: &str, attrs: &FileAttributes) -> Result<String, RemoteError> {
+        let s = self.main();
+        let exclusive = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+        let first = match s.open(path, exclusive, attrs.clone()).await {
+            Ok(h) => return Ok(h.handle),
+            Err(e) => status_error("create", path, e),
+        };
+        let flags = match self.stat(path).await? {
+            Some(e) if e.kind == EntryKind::File => {
+                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
+            }
+            Some(e) if e.kind == EntryKind::Symlink => {
+                tracing::warn!("{path} is a symlink on the server; it is replaced, not followed");
+                self.remove_file(path).await?;
+                exclusive
+            }
+            Some(_) => {
+                return Err(RemoteError::op(
+                    ErrorKind::Other,
+                    "create",
+                    path,
+                    "not a regular file on the server; it is left alone",
+                ));
+            }
+            None => return Err(first),
+        };
+        s.open(path, flags, attrs.clone())
+            .await
+            .map(|h| h.handle)
+            .map_err(|e| status_error("create", path, e))
     }
 
     async fn write_all(
