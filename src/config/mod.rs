@@ -5,6 +5,7 @@ mod error;
 mod job;
 mod load;
 mod model;
+mod remote;
 mod resolved;
 #[cfg(test)]
 mod tests;

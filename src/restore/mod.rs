@@ -6,6 +6,9 @@
 mod cat;
 mod fetch;
 mod meta;
+mod names;
+mod outputs;
+mod read_side;
 mod run;
 mod target;
 pub mod unpack;

@@ -3,12 +3,14 @@
 //! received against the snapshot's manifest.
 
 use std::io::{self, IsTerminal};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::RestoreError;
 use super::fetch::{Fetched, fetch};
+use super::outputs::{output_name, write_output};
+use super::target::{check_target, create_target};
 use super::unpack::{UnpackReport, Unpacker, safe_relative};
 use crate::config::JobConfig;
 use crate::layout::{self, manifest::FileEntry};
@@ -244,51 +246,6 @@ fn go_on<T>(
     }
 }
 
-/// A command output's plain file name under the target, if it is a safe one.
-fn output_name(stored: &str) -> Option<&str> {
-    match layout::StoredFile::parse(stored)? {
-        layout::StoredFile::Command(_) => stored.strip_suffix(".zst"),
-        layout::StoredFile::Sources => None,
-    }
-}
-
-/// Writes one command output as `name` in the target, through the target's handle. Nothing is
-/// created before the first byte arrives, so a stored file the server does not let us read
-/// leaves no empty file behind that would pass for an empty output.
-fn write_output(
-    input: &mut super::HashingReader,
-    root: &Path,
-    name: &str,
-    force: bool,
-) -> io::Result<u64> {
-    use std::io::BufRead;
-    let mut input = io::BufReader::new(input);
-    if input.fill_buf()?.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "nothing was received",
-        ));
-    }
-    let target = super::target::Target::open(root)?;
-    let at = target
-        .place(Path::new(name), false)?
-        .map_err(io::Error::other)?;
-    if force {
-        use std::os::fd::AsFd;
-        match nix::unistd::unlinkat(
-            at.dir.as_fd(),
-            at.name.as_os_str(),
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        ) {
-            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut out = super::target::create_file(&at)?;
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
-    io::copy(&mut decoder, &mut out)
-}
-
 pub(super) fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
     if got.over_limit {
         return Some(format!(
@@ -302,36 +259,6 @@ pub(super) fn mismatch<T>(f: &FileEntry, got: &Fetched<T>) -> Option<String> {
             f.name, got.bytes, got.sha256, f.sha256, f.size
         )
     })
-}
-
-/// The target must be an empty directory (or `--force`), or not exist yet.
-fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
-    match std::fs::symlink_metadata(target) {
-        Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
-            return Err(RestoreError::Usage(format!(
-                "target {} exists and is not a directory",
-                target.display()
-            )));
-        }
-        Ok(_) => {
-            let mut entries =
-                fs_err::read_dir(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
-            if entries.next().is_some() && !force {
-                return Err(RestoreError::Usage(format!(
-                    "target {} is not empty\nhint: restore into a new or empty directory, or pass --force to write over what is there",
-                    target.display()
-                )));
-            }
-        }
-        Err(_) => {}
-    }
-    Ok(())
-}
-
-/// Creates the target if missing; its canonical path, so that the root is no symlink.
-fn create_target(target: &Path) -> Result<PathBuf, RestoreError> {
-    fs_err::create_dir_all(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
-    fs_err::canonicalize(target).map_err(|e| RestoreError::Failed(e.to_string()))
 }
 
 fn bar(f: &FileEntry, allow: bool) -> Option<ProgressBar> {

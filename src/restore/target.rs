@@ -9,9 +9,11 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
+
+use super::RestoreError;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
 
@@ -88,11 +90,11 @@ impl Target {
         match lstat_at(dir, part)? {
             Some(st) if kind(&st) == SFlag::S_IFLNK => Ok(Err(format!(
                 "would write through the symlink {}",
-                super::unpack::shown(walked)
+                super::names::shown(walked)
             ))),
             Some(st) if kind(&st) != SFlag::S_IFDIR => Ok(Err(format!(
                 "{} is not a directory",
-                super::unpack::shown(walked)
+                super::names::shown(walked)
             ))),
             _ => Err(io_err(e)),
         }
@@ -135,4 +137,34 @@ pub fn open_for_meta(p: &Place, directory: bool) -> io::Result<File> {
     openat(p.dir.as_fd(), p.name.as_os_str(), flags, Mode::empty())
         .map(File::from)
         .map_err(io_err)
+}
+
+/// The target must be an empty directory (or `--force`), or not exist yet.
+pub fn check_target(target: &Path, force: bool) -> Result<(), RestoreError> {
+    match std::fs::symlink_metadata(target) {
+        Ok(m) if !m.is_dir() && !m.file_type().is_symlink() => {
+            return Err(RestoreError::Usage(format!(
+                "target {} exists and is not a directory",
+                target.display()
+            )));
+        }
+        Ok(_) => {
+            let mut entries =
+                fs_err::read_dir(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
+            if entries.next().is_some() && !force {
+                return Err(RestoreError::Usage(format!(
+                    "target {} is not empty\nhint: restore into a new or empty directory, or pass --force to write over what is there",
+                    target.display()
+                )));
+            }
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// Creates the target if missing; its canonical path, so that the root is no symlink.
+pub fn create_target(target: &Path) -> Result<PathBuf, RestoreError> {
+    fs_err::create_dir_all(target).map_err(|e| RestoreError::Failed(e.to_string()))?;
+    fs_err::canonicalize(target).map_err(|e| RestoreError::Failed(e.to_string()))
 }

@@ -9,9 +9,9 @@
 //! cannot be read any further stops it. Directory metadata is set last, deepest first.
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::AsFd;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{Mode, SFlag};
@@ -19,6 +19,9 @@ use nix::unistd::UnlinkatFlags;
 use tar::{EntryType, Header};
 
 use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_meta};
+pub use super::names::safe_relative;
+use super::names::shown;
+use super::read_side::ReadSide;
 use super::target::{Place, Target, create_file, kind, lstat_at, open_for_meta};
 
 /// What the unpacker did; `error` is set when it had to stop early.
@@ -44,29 +47,6 @@ pub struct Unpacker {
     files: HashSet<PathBuf>,
     dirs: Vec<DirMeta>,
     report: UnpackReport,
-}
-
-/// `path` as a safe relative path, or why it is not one.
-pub fn safe_relative(path: &Path) -> Result<PathBuf, String> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => return Err("contains `..`".into()),
-            Component::RootDir | Component::Prefix(_) => return Err("is an absolute path".into()),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        return Err("has an empty name".into());
-    }
-    Ok(out)
-}
-
-/// A path from the archive as it may be shown: escaped, so that no control character or ANSI
-/// sequence a hostile archive put in a name reaches a terminal or a log.
-pub(super) fn shown(path: &Path) -> String {
-    crate::layout::escape(&path.display().to_string())
 }
 
 /// Why one entry was not restored.
@@ -203,7 +183,7 @@ impl Unpacker {
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let mut f = create_file(&at)?;
-                copy(data, &mut f)?;
+                io::copy(data, &mut f)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.files.insert(rel.to_path_buf());
             }
@@ -297,37 +277,4 @@ impl Unpacker {
             }
         }
     }
-}
-
-/// The archive side of a copy: remembers a read error, so that it is told apart from a write
-/// error (which fails one entry) after the copy.
-struct ReadSide<'a, R> {
-    inner: &'a mut R,
-    error: Option<io::Error>,
-}
-
-impl<'a, R: Read> ReadSide<'a, R> {
-    fn new(inner: &'a mut R) -> Self {
-        ReadSide { inner, error: None }
-    }
-}
-
-impl<R: Read> Read for ReadSide<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.inner.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let shown = io::Error::new(e.kind(), e.to_string());
-                    self.error = Some(e);
-                    return Err(shown);
-                }
-                ok => return ok,
-            }
-        }
-    }
-}
-
-fn copy(data: &mut impl Read, out: &mut impl Write) -> io::Result<u64> {
-    io::copy(data, out)
 }

@@ -3,19 +3,18 @@
 //! their directory fsynced, so a rename is durable; nothing follows a symlink (`O_NOFOLLOW`
 //! on every open, `lstat` for every look); a FIFO or device is never opened for reading.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, RemoteError};
+mod files;
 
-/// Chunk size of local reads: as large as the uploader's, so consumers see the same shapes.
-const CHUNK: usize = 1024 * 1024;
+use self::files::{CHUNK, blocking, entry, io_error, open_regular, parent, sync_dir};
+use super::{Capabilities, DirEntry, ErrorKind, ReadEnd, Remote, RemoteError};
 
 pub struct Local {
     base: String,
@@ -36,87 +35,6 @@ impl Local {
             base: base.to_string(),
         })
     }
-}
-
-fn io_error(op: &'static str, path: &str, e: io::Error) -> RemoteError {
-    let kind = match (e.kind(), e.raw_os_error()) {
-        (io::ErrorKind::NotFound, _) => ErrorKind::NotFound,
-        (io::ErrorKind::PermissionDenied, _) => ErrorKind::PermissionDenied,
-        (io::ErrorKind::AlreadyExists, _) => ErrorKind::AlreadyExists,
-        (_, Some(libc::ENOSPC | libc::EDQUOT)) => ErrorKind::NoSpace,
-        _ => ErrorKind::Other,
-    };
-    let message = match e.raw_os_error() {
-        Some(libc::ELOOP) => "is a symlink; it is not followed".to_string(),
-        _ => e.to_string(),
-    };
-    RemoteError::op(kind, op, path, message)
-}
-
-fn kind_of(t: fs::FileType) -> EntryKind {
-    if t.is_symlink() {
-        EntryKind::Symlink
-    } else if t.is_dir() {
-        EntryKind::Dir
-    } else if t.is_file() {
-        EntryKind::File
-    } else {
-        EntryKind::Other
-    }
-}
-
-fn entry(name: String, m: &fs::Metadata) -> DirEntry {
-    DirEntry {
-        name,
-        kind: kind_of(m.file_type()),
-        size: m.len(),
-        mtime: Some(m.mtime()),
-    }
-}
-
-/// Makes a rename or a new entry in `dir` durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-fn parent(path: &str) -> PathBuf {
-    Path::new(path)
-        .parent()
-        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
-}
-
-/// Opens a regular file for reading without following a link, and without blocking on a FIFO.
-fn open_regular(path: &str) -> Result<File, RemoteError> {
-    let f = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| io_error("read", path, e))?;
-    let m = f.metadata().map_err(|e| io_error("read", path, e))?;
-    if !m.file_type().is_file() {
-        let what = if m.file_type().is_fifo() {
-            "a FIFO"
-        } else {
-            "not a regular file"
-        };
-        return Err(RemoteError::op(
-            ErrorKind::Other,
-            "read",
-            path,
-            format!("{what}; it is not read"),
-        ));
-    }
-    Ok(f)
-}
-
-async fn blocking<T: Send + 'static>(
-    op: &'static str,
-    path: &str,
-    f: impl FnOnce() -> Result<T, RemoteError> + Send + 'static,
-) -> Result<T, RemoteError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| RemoteError::op(ErrorKind::Other, op, path, e.to_string()))?
 }
 
 #[async_trait]
