@@ -198,15 +198,9 @@ async fn upload_and_commit(
     } = streamed?;
     stats.bytes_stored = files.iter().map(|f| f.size).sum();
     let checked = check_files(remote, &pending.path, &files, job.verify).await?;
-    let problems: Vec<&String> = checked.problems().collect();
+    let problems: Vec<String> = checked.problems().cloned().collect();
     if !problems.is_empty() {
-        return Err(JobError::Verify(
-            problems
-                .iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ));
+        return Err(JobError::Verify(problems.join("; ")));
     }
     let used = checked.method;
     let manifest = Manifest {

@@ -42,6 +42,18 @@ pub enum EntryKind {
     Other,
 }
 
+impl EntryKind {
+    /// The kind in an operator's words, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "directory",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Other => "special file",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
     /// The bare name as the server sent it: untrusted until the repository's gate parsed it.

@@ -24,7 +24,7 @@ pub async fn mkdir_all(remote: &dyn Remote, path: &str) -> Result<(), RemoteErro
                     ErrorKind::Other,
                     "mkdir",
                     &prefix,
-                    format!("exists and is not a directory ({:?})", e.kind),
+                    format!("exists and is a {}, not a directory", e.kind.as_str()),
                 ));
             }
             None => remote.mkdir(&prefix).await?,

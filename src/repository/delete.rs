@@ -4,7 +4,6 @@
 //! A symlink, or anything that is not a plain directory, where one of these directories should
 //! be is reported and left alone: removal never follows a link off the job directory.
 
-use super::snapshots::kind_name;
 use super::{RepoError, Repository};
 use crate::layout::{Entry, SnapshotId};
 use crate::remote::{EntryKind, Remote};
@@ -68,7 +67,7 @@ impl Repository {
             Some(e) if e.kind == EntryKind::Dir => Ok(()),
             Some(e) => Err(RepoError::Refused(format!(
                 "{path} is a {} on the server, not a directory this program wrote; it is left alone",
-                kind_name(e.kind)
+                e.kind.as_str()
             ))),
             None => Err(RepoError::Refused(format!("{path} vanished on the server"))),
         }

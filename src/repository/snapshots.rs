@@ -40,7 +40,7 @@ impl Repository {
                     id,
                     problem: format!(
                         "{id} is a {} on the server, not a directory; it is left alone",
-                        kind_name(e.kind)
+                        e.kind.as_str()
                     ),
                 });
                 continue;
@@ -69,7 +69,7 @@ impl Repository {
                 return Ok(Some(Err(format!(
                     "{} is a {}, not a file",
                     layout::MANIFEST_FILE,
-                    kind_name(e.kind)
+                    e.kind.as_str()
                 ))));
             }
             Some(_) => match read_small(self.remote.as_ref(), &path, MAX_MANIFEST).await {
@@ -170,13 +170,4 @@ fn is_bookkeeping(name: &str) -> bool {
         || name
             .strip_prefix(layout::LOCK_FILE)
             .is_some_and(|rest| rest.starts_with(super::lock::STALE_SUFFIX))
-}
-
-pub(super) fn kind_name(k: EntryKind) -> &'static str {
-    match k {
-        EntryKind::File => "file",
-        EntryKind::Dir => "directory",
-        EntryKind::Symlink => "symlink",
-        EntryKind::Other => "special file",
-    }
 }

@@ -7,7 +7,6 @@
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use super::snapshots::kind_name;
 use super::{RepoError, Repository, Snapshot};
 use crate::config::VerifyMode;
 use crate::layout::{self, manifest::FileEntry};
@@ -74,7 +73,7 @@ pub async fn check_files(
             Some(e) if e.kind != EntryKind::File => Some(format!(
                 "{}: a {} on the server, not a file; it is not read",
                 f.name,
-                kind_name(e.kind)
+                e.kind.as_str()
             )),
             Some(e) if e.size != f.size => Some(format!(
                 "{}: {} bytes on the server, {} recorded",

@@ -31,7 +31,7 @@ impl Sftp {
                     ErrorKind::Other,
                     "read",
                     path,
-                    format!("not a regular file ({:?}); it is not read", e.kind),
+                    format!("a {}, not a regular file; it is not read", e.kind.as_str()),
                 ));
             }
             None => {

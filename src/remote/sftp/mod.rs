@@ -118,7 +118,7 @@ impl Remote for SftpRemote {
                         ErrorKind::Other,
                         "hash",
                         p,
-                        format!("not a regular file ({:?})", e.kind),
+                        format!("a {}, not a regular file", e.kind.as_str()),
                     ));
                 }
                 None => return Err(RemoteError::op(ErrorKind::NotFound, "hash", p, "missing")),

@@ -164,19 +164,21 @@ impl Sftp {
         };
         match self.main().mkdir(path, attrs).await {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let e = status_error("mkdir", path, e);
-                // SFTP v3 has no "exists" status: OpenSSH answers Failure.
-                if e.kind() == ErrorKind::Other && self.stat(path).await.ok().flatten().is_some() {
-                    return Err(RemoteError::op(
-                        ErrorKind::AlreadyExists,
-                        "mkdir",
-                        path,
-                        "already exists",
-                    ));
-                }
-                Err(e)
+            Err(e) => Err(self.exists_or(status_error("mkdir", path, e), path).await),
+        }
+    }
+
+    /// SFTP v3 has no "exists" status (OpenSSH answers a plain Failure): a generic failure of
+    /// an exclusive create is `AlreadyExists` when something is at `path`.
+    pub(super) async fn exists_or(&self, e: RemoteError, path: &str) -> RemoteError {
+        if e.kind() != ErrorKind::Other || !matches!(self.stat(path).await, Ok(Some(_))) {
+            return e;
+        }
+        match e {
+            RemoteError::Op { op, .. } => {
+                RemoteError::op(ErrorKind::AlreadyExists, op, path, "already exists")
             }
+            other => other,
         }
     }
 

@@ -56,19 +56,7 @@ impl Sftp {
         let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
         let handle = match self.main().open(path, flags, attrs).await {
             Ok(h) => h.handle,
-            Err(e) => {
-                let e = status_error("create", path, e);
-                // SFTP v3 has no "exists" status: OpenSSH answers Failure.
-                if e.kind() == ErrorKind::Other && self.stat(path).await.ok().flatten().is_some() {
-                    return Err(RemoteError::op(
-                        ErrorKind::AlreadyExists,
-                        "create",
-                        path,
-                        "already exists",
-                    ));
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(self.exists_or(status_error("create", path, e), path).await),
         };
         let written = self
             .main()
