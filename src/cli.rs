@@ -28,6 +28,19 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The identity that decrypts encrypted snapshots, for restore, cat and verify --read.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IdentityArgs {
+    /// An age identity file or an SSH private key (default: the job's
+    /// `encryption.identity_file`).
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// A file holding the identity's passphrase (default: the job's
+    /// `encryption.identity_passphrase_file`).
+    #[arg(long, value_name = "FILE")]
+    pub identity_passphrase_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -72,9 +85,12 @@ pub enum Command {
         /// Verify every snapshot.
         #[arg(long, conflicts_with = "snapshot")]
         all: bool,
-        /// Read the files back instead of hashing them on the server.
+        /// Read the files back instead of hashing them on the server; an encrypted snapshot
+        /// is also decrypted and decompressed when an identity is at hand.
         #[arg(long)]
         read: bool,
+        #[command(flatten)]
+        key: IdentityArgs,
     },
     /// Download, verify and unpack a snapshot.
     Restore {
@@ -93,14 +109,31 @@ pub enum Command {
         /// Do not restore file ownership (default when not root).
         #[arg(long)]
         no_owner: bool,
+        #[command(flatten)]
+        key: IdentityArgs,
     },
     /// Stream one stored file, decompressed and verified, to stdout.
     Cat {
         job: String,
         /// Snapshot id or `latest`.
         snapshot: String,
-        /// `app.sql` for app.sql.zst, or `files.tar`.
+        /// `app.sql` for app.sql.zst, `files.tar`, or `details.json` of an encrypted snapshot.
         name: String,
+        #[command(flatten)]
+        key: IdentityArgs,
+    },
+    /// Make an age identity for encrypted snapshots and print its recipient.
+    Keygen {
+        /// Write the identity to FILE (created with mode 0600; never overwritten) instead of
+        /// stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print the recipient and fingerprint of an existing identity instead.
+        #[arg(short = 'y', value_name = "IDENTITY", conflicts_with = "output")]
+        show: Option<PathBuf>,
+        /// Passphrase of the identity given with -y.
+        #[arg(long, value_name = "FILE", requires = "show")]
+        identity_passphrase_file: Option<PathBuf>,
     },
     /// Apply the retention policy now.
     Prune {

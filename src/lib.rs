@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod duration;
+pub mod encryption;
 pub mod job;
 pub mod layout;
 pub mod logging;

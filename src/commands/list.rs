@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{CliError, job};
 use crate::config::Config;
+use crate::encryption::RecipientInfo;
 use crate::outcome::human_bytes;
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::{Listing, Repository};
@@ -19,6 +20,10 @@ pub struct Listed {
     pub host: String,
     pub size: u64,
     pub files: Vec<ListedFile>,
+    /// The recipients (kind and fingerprint) an encrypted snapshot is encrypted to; absent
+    /// for one stored in clear.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted_to: Option<Vec<RecipientInfo>>,
     /// Set when the snapshot cannot be trusted: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub damaged: Option<String>,
@@ -57,6 +62,7 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
                     sha256: f.sha256.clone(),
                 })
                 .collect(),
+            encrypted_to: s.manifest.encryption.as_ref().map(|e| e.recipients.clone()),
             damaged: None,
         })
         .chain(damaged.iter().map(|d| Listed {
@@ -65,6 +71,7 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
             host: String::new(),
             size: 0,
             files: Vec::new(),
+            encrypted_to: None,
             damaged: Some(d.problem.clone()),
         }))
         .collect();
@@ -87,11 +94,21 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
             continue;
         }
         super::out::print_line(&format!(
-            "{}  {}  {:>10}  host {}",
+            "{}  {}  {:>10}  host {}{}",
             l.id,
             l.time,
             human_bytes(l.size),
-            l.host
+            l.host,
+            match &l.encrypted_to {
+                Some(to) => format!(
+                    "  encrypted to {}",
+                    to.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => String::new(),
+            }
         ))?;
         for f in &l.files {
             super::out::print_line(&format!(

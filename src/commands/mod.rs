@@ -4,6 +4,7 @@
 mod check;
 mod daemon;
 mod host_key;
+mod keygen;
 mod list;
 mod out;
 
@@ -145,13 +146,17 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             snapshot,
             all,
             read,
-        } => rt.block_on(verify::verify(
-            &load()?,
-            &job,
-            snapshot.as_deref(),
-            all,
-            read,
-        )),
+            key,
+        } => {
+            let cfg = load()?;
+            let opts = verify::VerifyOptions {
+                snapshot,
+                all,
+                read,
+                identity: keygen::identity(self::job(&cfg, &job)?, &key),
+            };
+            rt.block_on(verify::verify(&cfg, &job, &opts))
+        }
         Command::Restore {
             job,
             snapshot,
@@ -159,7 +164,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             paths,
             force,
             no_owner,
+            key,
         } => {
+            let cfg = load()?;
             let opts = crate::restore::RestoreOptions {
                 snapshot,
                 target,
@@ -167,17 +174,35 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 force,
                 no_owner,
                 progress_bar: true,
+                identity: keygen::identity(self::job(&cfg, &job)?, &key),
             };
-            rt.block_on(restore::restore(&load()?, &job, &opts))
+            rt.block_on(restore::restore(&cfg, &job, &opts))
         }
         Command::Cat {
             job,
             snapshot,
             name,
+            key,
         } => {
-            let opts = crate::restore::CatOptions { snapshot, name };
-            rt.block_on(restore::cat(&load()?, &job, &opts))
+            let cfg = load()?;
+            let opts = crate::restore::CatOptions {
+                snapshot,
+                name,
+                identity: keygen::identity(self::job(&cfg, &job)?, &key),
+            };
+            rt.block_on(restore::cat(&cfg, &job, &opts))
         }
+        Command::Keygen {
+            output,
+            show,
+            identity_passphrase_file,
+        } => match show {
+            Some(path) => keygen::show(crate::encryption::IdentitySource {
+                path,
+                passphrase_file: identity_passphrase_file,
+            }),
+            None => keygen::keygen(output.as_deref()),
+        },
         Command::Prune { jobs, all, dry_run } => {
             rt.block_on(prune::prune(&load()?, &jobs, all, dry_run))
         }

@@ -9,6 +9,12 @@ impl From<RestoreError> for CliError {
     fn from(e: RestoreError) -> Self {
         match e {
             RestoreError::Usage(m) => CliError::Usage(m),
+            // A missing or wrong identity is a usage error: the snapshot is fine.
+            RestoreError::Key { message, hint } => CliError::Hinted {
+                code: 2,
+                message,
+                hint,
+            },
             RestoreError::Repository(r) => r.into(),
             e => CliError::failed(e.to_string(), e.hint()),
         }

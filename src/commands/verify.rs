@@ -6,22 +6,30 @@
 use super::out::print_line;
 use super::{CliError, job};
 use crate::config::Config;
+use crate::config::VerifyMode;
+use crate::encryption::IdentitySource;
 use crate::outcome::human_bytes as report_bytes;
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::{Repository, SnapshotCheck};
+use crate::restore::keys::identities_for;
+use crate::restore::prove_decrypts;
 
-pub async fn verify(
-    cfg: &Config,
-    name: &str,
-    snapshot: Option<&str>,
-    all: bool,
-    read: bool,
-) -> Result<i32, CliError> {
+/// What `backup verify` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    pub snapshot: Option<String>,
+    pub all: bool,
+    /// Read every byte back (and decrypt encrypted snapshots when `identity` is given).
+    pub read: bool,
+    pub identity: Option<IdentitySource>,
+}
+
+pub async fn verify(cfg: &Config, name: &str, opts: &VerifyOptions) -> Result<i32, CliError> {
     let j = job(cfg, name)?;
     let remote: std::sync::Arc<dyn Remote> =
         std::sync::Arc::new(RetryReads(remote::open(&j.remote).await?));
     let repo = Repository::new(remote.clone(), &j.remote.path, &j.name);
-    let result = check(&repo, snapshot, all, read, &mut Report::default()).await;
+    let result = check(&repo, opts, &mut Report::default()).await;
     remote.close().await;
     let bad = result?;
     if bad.is_empty() {
@@ -40,13 +48,11 @@ pub async fn verify(
 /// Every problem found, each prefixed with its snapshot.
 async fn check(
     repo: &Repository,
-    snapshot: Option<&str>,
-    all: bool,
-    read: bool,
+    opts: &VerifyOptions,
     out: &mut Report,
 ) -> Result<Vec<String>, CliError> {
     let mut bad = Vec::new();
-    let snapshots = match (all, snapshot) {
+    let snapshots = match (opts.all, opts.snapshot.as_deref()) {
         (true, _) => {
             let listing = repo.listing().await?;
             out.damaged(&listing.damaged, &mut bad)?;
@@ -74,9 +80,32 @@ async fn check(
             repo.describe()
         ))?;
     }
+    let mut ids = None;
     for s in &snapshots {
-        let check = repo.check(s, read).await?;
+        let check = if opts.read && s.manifest.is_encrypted() && opts.identity.is_some() {
+            if ids.is_none() {
+                ids = identities_for(&s.manifest, opts.identity.as_ref(), repo.job()).await?;
+            }
+            let mut check = repo.check_by(s, VerifyMode::Size).await?;
+            if let Some(ids) = &ids {
+                let dir = repo.dir().snapshot(s.id);
+                prove_decrypts(
+                    repo.remote().as_ref(),
+                    &dir,
+                    &s.manifest,
+                    ids.clone(),
+                    &mut check,
+                )
+                .await?;
+            }
+            check
+        } else {
+            repo.check(s, opts.read).await?
+        };
         out.check(&check)?;
+        if opts.read && s.manifest.is_encrypted() && opts.identity.is_none() {
+            out.line("  encrypted: checksums match; not decrypted (give --identity to prove the key opens it)")?;
+        }
         if !check.is_ok() {
             bad.extend(
                 check

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono_tz::Tz;
 use globset::{GlobBuilder, GlobSetBuilder};
 use toml::Spanned;
 
@@ -24,8 +23,9 @@ pub(super) fn resolve_job(
     j: &Spanned<model::Job>,
     remotes: &BTreeMap<String, (Arc<RemoteConfig>, PathBuf)>,
     agent: &Agent,
-    timezone: Tz,
+    resolved: &AgentConfig,
 ) -> Result<JobConfig, ConfigError> {
+    let timezone = resolved.timezone;
     let key = |k: &str| format!("jobs.{name}.{k}");
     let jv = j.get_ref();
     let whole = |msg: String| {
@@ -194,6 +194,12 @@ pub(super) fn resolve_job(
         notify,
         compression: jv.compression,
         retention: jv.retention.clone(),
+        encryption: super::encryption::resolve(
+            p,
+            &key("encryption"),
+            jv.encryption.as_ref(),
+            &resolved.encryption,
+        )?,
     })
 }
 

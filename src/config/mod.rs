@@ -1,6 +1,7 @@
 //! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
 //! resolved [`Config`] that the rest of the program trusts without checking again.
 
+mod encryption;
 mod error;
 mod job;
 mod load;
@@ -16,6 +17,6 @@ pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
 pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
 pub use resolved::{
-    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, SftpConfig,
-    Source, Transport,
+    AgentConfig, CommandConfig, Config, EncryptionConfig, Exclude, HostKeyCheck, JobConfig,
+    RemoteConfig, SftpConfig, Source, Transport,
 };

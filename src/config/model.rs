@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use super::encryption::Encryption;
 use crate::duration::HumanDuration;
 use crate::retention::Policy;
 
@@ -39,6 +40,8 @@ pub struct Agent {
     /// The name this machine goes by: in `{host}` of a remote's path, in each snapshot's
     /// manifest and in the ownership record of a history. Default: the short host name.
     pub host_name: Option<Spanned<String>>,
+    /// The default encryption of every job (age recipients).
+    pub encryption: Option<Spanned<Encryption>>,
 }
 
 impl Default for Agent {
@@ -52,6 +55,7 @@ impl Default for Agent {
             metrics_listen: None,
             notify: None,
             host_name: None,
+            encryption: None,
         }
     }
 }
@@ -171,6 +175,7 @@ pub struct Job {
     pub compression: Compression,
     #[serde(default)]
     pub retention: Policy,
+    pub encryption: Option<Spanned<Encryption>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

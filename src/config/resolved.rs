@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono_tz::Tz;
 use globset::GlobSet;
 
+pub use super::encryption::EncryptionConfig;
 use super::model::{Compression, Hooks, Notify, VerifyMode};
 use crate::retention::Policy;
 use crate::schedule::Schedule;
@@ -40,6 +41,8 @@ pub struct AgentConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// This machine's name for `{host}`, manifests and history ownership.
     pub host_name: String,
+    /// `[agent.encryption]`: what a job without its own table uses.
+    pub encryption: EncryptionConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,4 +162,5 @@ pub struct JobConfig {
     pub notify: Option<Notify>,
     pub compression: Compression,
     pub retention: Policy,
+    pub encryption: EncryptionConfig,
 }

@@ -54,7 +54,7 @@ pub(super) fn resolve(main: Parsed, dropins: Vec<Parsed>) -> Result<Config, Conf
             if let Some(first) = jobs.get(name) {
                 return Err(duplicate(p, j.span(), "job", name, &first.defined_in));
             }
-            let job = resolve_job(p, name, j, &remotes, &agent_raw, agent.timezone)?;
+            let job = resolve_job(p, name, j, &remotes, &agent_raw, &agent)?;
             jobs.insert(name.clone(), job);
         }
     }
@@ -149,6 +149,12 @@ pub(super) fn resolve_agent(p: &Parsed, a: &Agent) -> Result<AgentConfig, Config
         shutdown_timeout: a.shutdown_timeout.get(),
         metrics_listen,
         host_name,
+        encryption: super::encryption::resolve(
+            p,
+            "agent.encryption",
+            a.encryption.as_ref(),
+            &EncryptionConfig::default(),
+        )?,
     })
 }
 

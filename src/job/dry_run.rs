@@ -61,7 +61,7 @@ pub(super) fn dry_run(
         say!(
             "  command {} -> {}: {}",
             c.name,
-            layout::command_file(&c.name),
+            layout::command_file(&c.name, job.encryption.is_on()),
             c.run.join(" ")
         );
     }
@@ -77,5 +77,14 @@ pub(super) fn dry_run(
         }
     }
     say!("  verify: {}", job.verify.as_str());
+    if job.encryption.is_on() {
+        let to: Vec<String> = job
+            .encryption
+            .recipients
+            .iter()
+            .map(|r| r.info().to_string())
+            .collect();
+        say!("  encryption: age, to {}", to.join(", "));
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod lock;
 mod observed;
 mod progress;
 pub mod prune;
+mod record;
 mod run;
 mod streams;
 

@@ -13,7 +13,6 @@ use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams;
 use crate::config::{Config, JobConfig};
-use crate::layout::manifest::Manifest;
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::{self, Counted, Progressed, Remote};
 use crate::repository::{Owner, Pending, Repository, verify::check_files};
@@ -190,40 +189,29 @@ async fn upload_and_commit(
     let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
     let streamed = streams::stream_all(job, remote, pending, &progress).await;
     display.finish();
-    let streams::Streamed {
-        files,
-        commands,
-        mut stats,
-        warnings,
-    } = streamed?;
-    stats.bytes_stored = files.iter().map(|f| f.size).sum();
-    let checked = check_files(remote, &pending.path, &files, job.verify).await?;
+    let mut streamed = streamed?;
+    if job.encryption.is_on() {
+        let details = super::record::seal_details(job, remote, pending, &streamed).await?;
+        streamed.files.push(details);
+    }
+    let mut stats = streamed.stats.clone();
+    stats.bytes_stored = streamed.files.iter().map(|f| f.size).sum();
+    let checked = check_files(remote, &pending.path, &streamed.files, job.verify).await?;
     let problems: Vec<String> = checked.problems().cloned().collect();
     if !problems.is_empty() {
         return Err(JobError::Verify(problems.join("; ")));
     }
     let used = checked.method;
-    let manifest = Manifest {
-        format_version: crate::layout::manifest::FORMAT_VERSION,
-        program: "backup-agent".into(),
-        program_version: env!("CARGO_PKG_VERSION").into(),
-        job: job.name.clone(),
-        snapshot: pending.id.to_string(),
-        host: me.host.clone(),
-        started_at: report.started_at,
-        finished_at: Utc::now(),
-        files,
-        sources: job
-            .sources
-            .iter()
-            .map(|s| s.path.display().to_string())
-            .collect(),
-        exclude: job.exclude.patterns.clone(),
-        commands,
-        stats: stats.clone(),
-        warnings: warnings.clone(),
-        verified_by: used.as_str().to_string(),
-    };
+    let warnings = streamed.warnings.clone();
+    let manifest = super::record::manifest(
+        job,
+        pending.id,
+        &me.host,
+        report.started_at,
+        streamed,
+        stats.clone(),
+        used.as_str(),
+    );
     repo.commit(pending, &manifest).await?;
     tracing::info!(job = %job.name, snapshot = %pending.id, "committed {}", repo.dir().snapshot(pending.id));
     report.files = stats.files;

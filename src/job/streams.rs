@@ -78,14 +78,15 @@ async fn sources(
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
-    let uploaded = remote.create(&pending.file(layout::SOURCES_FILE), rx).await;
+    let name = layout::sources_file(job.encryption.is_on());
+    let uploaded = remote.create(&pending.file(&name), rx).await;
     let produced = tokio::task::spawn_blocking(move || producer.join())
         .await
         .map_err(|e| JobError::Local(format!("source reader: {e}")))?
         .map_err(|_| JobError::Local("the source reader panicked".into()))?;
     let sent = uploaded?;
     let out = produced.map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
-    let file = entry(layout::SOURCES_FILE.to_string(), sent, &out.digest)?;
+    let file = entry(name, sent, &out.digest)?;
     Ok(Part::Sources(file, out.stats, out.warnings))
 }
 
@@ -97,9 +98,9 @@ async fn command(
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let snapshot::CommandStream { rx, handle, guard } =
-        snapshot::spawn_command(cmd, job.compression, progress.clone())
+        snapshot::spawn_command(cmd, &snapshot::Encoding::of(job), progress.clone())
             .map_err(|e| JobError::Command(e.to_string()))?;
-    let name = layout::command_file(&cmd.name);
+    let name = layout::command_file(&cmd.name, job.encryption.is_on());
     let uploaded = remote.create(&pending.file(&name), rx).await;
     if uploaded.is_err() {
         // A command that is not writing would never notice that the upload stopped.
@@ -115,7 +116,7 @@ async fn command(
     let file = entry(name, sent, &out.digest)?;
     let entry = CommandEntry {
         name: cmd.name.clone(),
-        run: cmd.run.clone(),
+        run: Some(cmd.run.clone()),
         exit_status: out.exit_status,
         duration_seconds: out.duration.as_millis() as f64 / 1000.0,
         bytes: out.digest.raw_size,

@@ -4,7 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::encryption::RecipientInfo;
+
+/// The newest format this program reads and writes for encrypted snapshots. Snapshots in
+/// clear are still written as [`PLAIN_FORMAT_VERSION`], which older versions read.
+pub const FORMAT_VERSION: u32 = 2;
+pub const PLAIN_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -17,16 +22,54 @@ pub struct Manifest {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub files: Vec<FileEntry>,
-    pub sources: Vec<String>,
-    #[serde(default)]
-    pub exclude: Vec<String>,
+    /// `sources`, `exclude`, `stats`, `warnings` and the commands' `run` are absent from an
+    /// encrypted snapshot's manifest: they are in its `details.json.age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<String>>,
     #[serde(default)]
     pub commands: Vec<CommandEntry>,
-    pub stats: Stats,
-    #[serde(default)]
-    pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Stats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
     /// How the upload was verified before commit: `size`, `remote-hash` or `readback`.
     pub verified_by: String,
+    /// Present when the stored files are encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionInfo>,
+}
+
+/// How a snapshot is encrypted: the format and whom to (fingerprints only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptionInfo {
+    /// `age-v1`.
+    pub format: String,
+    pub recipients: Vec<RecipientInfo>,
+}
+
+/// The part of a run's record that an encrypted snapshot keeps from the server, stored as
+/// `details.json.age`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Details {
+    pub sources: Vec<String>,
+    pub exclude: Vec<String>,
+    pub commands: Vec<CommandLine>,
+    pub stats: Stats,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandLine {
+    pub name: String,
+    pub run: Vec<String>,
+}
+
+impl Details {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +85,8 @@ pub struct FileEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandEntry {
     pub name: String,
-    pub run: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Vec<String>>,
     pub exit_status: i32,
     pub duration_seconds: f64,
     pub bytes: u64,
@@ -58,6 +102,10 @@ pub struct Stats {
 }
 
 impl Manifest {
+    pub fn is_encrypted(&self) -> bool {
+        self.encryption.is_some()
+    }
+
     pub fn to_json(&self) -> String {
         // Serializing plain structs of strings and numbers cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"

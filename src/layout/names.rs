@@ -2,7 +2,7 @@
 //! and which stored file names a snapshot may hold. Names read back from a server are parsed
 //! with the same rules before anything uses them.
 
-use super::SOURCES_FILE;
+use super::{AGE_SUFFIX, DETAILS_FILE, SOURCES_FILE};
 
 /// Job and command names become file and directory names on the server.
 pub fn valid_name(s: &str) -> bool {
@@ -13,24 +13,55 @@ pub fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"._-@+".contains(&b))
 }
 
-/// What a stored file of a snapshot is, by its name.
+/// What a stored file of a snapshot is, by its name. An encrypted stream is the same name
+/// with `.age` appended (`files.tar.zst.age`, `app.sql.zst.age`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredFile {
     /// `files.tar.zst`: the sources.
-    Sources,
+    Sources { encrypted: bool },
     /// `<name>.zst`: the output of the command `name`.
-    Command(String),
+    Command { name: String, encrypted: bool },
+    /// `details.json.age`: what an encrypted snapshot keeps from the server (sources,
+    /// excludes, command lines, warnings), encrypted to the same recipients.
+    Details,
 }
 
 impl StoredFile {
     /// `None` for anything this program never writes as a stored file: a path, `..`, a
     /// control character, a name no command could have.
     pub fn parse(name: &str) -> Option<StoredFile> {
-        if name == SOURCES_FILE {
-            return Some(StoredFile::Sources);
+        if name == DETAILS_FILE {
+            return Some(StoredFile::Details);
         }
-        let command = name.strip_suffix(".zst")?;
-        valid_name(command).then(|| StoredFile::Command(command.to_string()))
+        let (plain, encrypted) = match name.strip_suffix(AGE_SUFFIX) {
+            Some(p) => (p, true),
+            None => (name, false),
+        };
+        if plain == SOURCES_FILE {
+            return Some(StoredFile::Sources { encrypted });
+        }
+        let command = plain.strip_suffix(".zst")?;
+        valid_name(command).then(|| StoredFile::Command {
+            name: command.to_string(),
+            encrypted,
+        })
+    }
+
+    /// The name this file has in a snapshot.
+    pub fn file_name(&self) -> String {
+        let (plain, encrypted) = match self {
+            StoredFile::Details => return DETAILS_FILE.to_string(),
+            StoredFile::Sources { encrypted } => (SOURCES_FILE.to_string(), *encrypted),
+            StoredFile::Command { name, encrypted } => (format!("{name}.zst"), *encrypted),
+        };
+        if encrypted { plain + AGE_SUFFIX } else { plain }
+    }
+
+    pub fn is_encrypted(&self) -> bool {
+        match self {
+            StoredFile::Details => true,
+            StoredFile::Sources { encrypted } | StoredFile::Command { encrypted, .. } => *encrypted,
+        }
     }
 }
 
@@ -60,14 +91,28 @@ mod tests {
 
     #[test]
     fn stored_names() {
-        assert_eq!(
-            StoredFile::parse("files.tar.zst"),
-            Some(StoredFile::Sources)
-        );
-        assert_eq!(
-            StoredFile::parse("app.sql.zst"),
-            Some(StoredFile::Command("app.sql".into()))
-        );
+        for (name, want) in [
+            ("files.tar.zst", StoredFile::Sources { encrypted: false }),
+            ("files.tar.zst.age", StoredFile::Sources { encrypted: true }),
+            (
+                "app.sql.zst",
+                StoredFile::Command {
+                    name: "app.sql".into(),
+                    encrypted: false,
+                },
+            ),
+            (
+                "app.sql.zst.age",
+                StoredFile::Command {
+                    name: "app.sql".into(),
+                    encrypted: true,
+                },
+            ),
+            ("details.json.age", StoredFile::Details),
+        ] {
+            assert_eq!(StoredFile::parse(name), Some(want.clone()), "{name}");
+            assert_eq!(want.file_name(), name);
+        }
         for bad in [
             "../x.zst",
             "/etc/passwd.zst",
@@ -78,8 +123,13 @@ mod tests {
             "x\n.zst",
             "x\u{1b}[31m.zst",
             "app.sql",
+            "app.sql.age",
+            "app.sql.zst.age.age",
+            "../x.zst.age",
+            "details.json",
             "",
             "SHA256SUMS",
+            "SHA256SUMS.age",
         ] {
             assert_eq!(StoredFile::parse(bad), None, "{bad:?}");
         }

@@ -30,10 +30,22 @@ pub(super) fn check_manifest(m: &Manifest, job: &str, id: SnapshotId) -> Result<
     }
     let mut seen = Vec::with_capacity(m.files.len());
     for f in &m.files {
-        if StoredFile::parse(&f.name).is_none() {
+        let Some(stored) = StoredFile::parse(&f.name) else {
             return Err(format!(
                 "its manifest lists a file named \"{}\", which this program never writes",
                 escape(&f.name)
+            ));
+        };
+        // Decryption is chosen by the file name, so the name and the record must agree.
+        if stored.is_encrypted() != m.is_encrypted() {
+            return Err(format!(
+                "its manifest lists {} but says the snapshot is {}",
+                f.name,
+                if m.is_encrypted() {
+                    "encrypted"
+                } else {
+                    "not encrypted"
+                }
             ));
         }
         if seen.contains(&f.name.as_str()) {
@@ -75,12 +87,13 @@ mod tests {
                     raw_size: 1,
                 })
                 .collect(),
-            sources: vec![],
-            exclude: vec![],
+            sources: Some(vec![]),
+            exclude: Some(vec![]),
             commands: vec![],
-            stats: Stats::default(),
-            warnings: vec![],
+            stats: Some(Stats::default()),
+            warnings: Some(vec![]),
             verified_by: "size".into(),
+            encryption: None,
         }
     }
 
@@ -110,5 +123,28 @@ mod tests {
         }
         let twice = manifest("db", "20261127T020000Z", &["a.zst", "a.zst"]);
         assert!(check_manifest(&twice, "db", id).is_err());
+    }
+
+    #[test]
+    fn file_names_and_the_encryption_record_agree() {
+        let id = SnapshotId::parse("20261127T020000Z").unwrap();
+        let names = ["files.tar.zst.age", "app.sql.zst.age", "details.json.age"];
+        let mut sealed = manifest("db", "20261127T020000Z", &names);
+        sealed.encryption = Some(crate::layout::manifest::EncryptionInfo {
+            format: "age-v1".into(),
+            recipients: vec![],
+        });
+        assert_eq!(check_manifest(&sealed, "db", id), Ok(()));
+        // A server that drops the record (so that a reader would skip decryption) or adds a
+        // clear file beside encrypted ones is caught.
+        let mut unsealed = sealed.clone();
+        unsealed.encryption = None;
+        assert!(
+            check_manifest(&unsealed, "db", id)
+                .unwrap_err()
+                .contains("not encrypted")
+        );
+        sealed.files[1].name = "app.sql.zst".into();
+        assert!(check_manifest(&sealed, "db", id).is_err());
     }
 }

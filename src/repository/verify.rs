@@ -41,7 +41,7 @@ pub struct SnapshotCheck {
     pub files: Vec<FileCheck>,
     /// Problems that are not about one stored file's bytes (e.g. the checksum list disagrees).
     pub problems: Vec<String>,
-    /// `remote-hash` or `readback`.
+    /// `remote-hash`, `readback`, or `readback+decrypt`.
     pub method: &'static str,
 }
 
@@ -179,13 +179,23 @@ impl Repository {
         snap: &Snapshot,
         force_readback: bool,
     ) -> Result<SnapshotCheck, RepoError> {
-        let dir = self.dir.snapshot(snap.id);
-        let problems = self.compare_sums(&dir, &snap.manifest.files).await?;
         let mode = if force_readback {
             VerifyMode::Readback
         } else {
             VerifyMode::Auto
         };
+        self.check_by(snap, mode).await
+    }
+
+    /// [`Repository::check`] with the hashes checked by `mode` (`size`: only sizes and the
+    /// checksum list, for a caller that reads every byte itself).
+    pub async fn check_by(
+        &self,
+        snap: &Snapshot,
+        mode: VerifyMode,
+    ) -> Result<SnapshotCheck, RepoError> {
+        let dir = self.dir.snapshot(snap.id);
+        let problems = self.compare_sums(&dir, &snap.manifest.files).await?;
         let checked = check_files(self.remote.as_ref(), &dir, &snap.manifest.files, mode).await?;
         Ok(SnapshotCheck {
             id: snap.id.to_string(),

@@ -1,14 +1,17 @@
-//! `cat`: one stored file, decompressed, to stdout (`backup cat db latest app.sql | psql`).
+//! `cat`: one stored file, decrypted and decompressed, to stdout (`backup cat db latest app.sql | psql`).
 //! The verdict on its checksum can only come after the stream, so a mismatch is an exit 1
 //! with a message on stderr once the data has gone out.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use super::RestoreError;
 use super::fetch::{Fetched, fetch};
-use super::run::mismatch;
+use super::keys;
+use super::run::{mismatch, refuse_wrong_identity};
 use crate::config::JobConfig;
-use crate::layout::{self, Manifest, manifest::FileEntry};
+use crate::encryption::{Identities, IdentitySource};
+use crate::layout::{Manifest, StoredFile, manifest::FileEntry};
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::Repository;
 
@@ -16,6 +19,8 @@ use crate::repository::Repository;
 pub struct CatOptions {
     pub snapshot: String,
     pub name: String,
+    /// Decrypts encrypted snapshots.
+    pub identity: Option<IdentitySource>,
 }
 
 /// Streams one stored file, decompressed, to stdout. A reader that goes away early
@@ -27,8 +32,10 @@ pub async fn cat(job: &JobConfig, opts: &CatOptions) -> Result<(), RestoreError>
     let result = async {
         let snap = repo.resolve(&opts.snapshot).await?;
         let f = stored_file(&snap.manifest, &opts.name)?.clone();
+        let ids = keys::identities_for(&snap.manifest, opts.identity.as_ref(), &job.name).await?;
         let path = format!("{}/{}", repo.dir().snapshot(snap.id), f.name);
-        let fetched = fetch_to_stdout(remote.as_ref(), &path, f.size).await?;
+        let fetched = fetch_to_stdout(remote.as_ref(), &path, &f, ids.clone()).await?;
+        refuse_wrong_identity(&fetched, ids.as_deref(), &snap.manifest)?;
         Ok::<_, RestoreError>((snap.manifest, f, fetched))
     }
     .await;
@@ -60,32 +67,44 @@ pub async fn cat(job: &JobConfig, opts: &CatOptions) -> Result<(), RestoreError>
 async fn fetch_to_stdout(
     remote: &dyn Remote,
     path: &str,
-    limit: u64,
+    f: &FileEntry,
+    ids: Option<Arc<Identities>>,
 ) -> Result<Fetched<u64>, RestoreError> {
-    fetch(remote, path, limit, None, |input| {
-        let mut decoder = zstd::stream::read::Decoder::new(input)?;
+    let name = f.name.clone();
+    fetch(remote, path, f.size, None, move |input| {
+        let plain = keys::plaintext(input, &name, ids.as_deref())?;
         let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
-        let n = io::copy(&mut decoder, &mut out)?;
+        // The details are JSON, sealed but not compressed.
+        let n = if StoredFile::parse(&name) == Some(StoredFile::Details) {
+            io::copy(&mut { plain }, &mut out)?
+        } else {
+            io::copy(&mut zstd::stream::read::Decoder::new(plain)?, &mut out)?
+        };
         out.flush()?;
         Ok(n)
     })
     .await
 }
 
-/// `app.sql` -> `app.sql.zst`, `files.tar` -> `files.tar.zst`; the stored name works too.
+/// What `cat` calls a stored file: `app.sql`, `files.tar`, `details.json`.
+fn plain_name(stored: &str) -> Option<String> {
+    match StoredFile::parse(stored)? {
+        StoredFile::Command { name, .. } => Some(name),
+        StoredFile::Sources { .. } => Some("files.tar".into()),
+        StoredFile::Details => Some("details.json".into()),
+    }
+}
+
+/// `app.sql` -> `app.sql.zst` (or `.zst.age`), `files.tar` -> `files.tar.zst`; the stored
+/// name works too.
 fn stored_file<'a>(m: &'a Manifest, name: &str) -> Result<&'a FileEntry, RestoreError> {
-    let wanted = layout::command_file(name);
     m.files
         .iter()
-        .find(|f| f.name == wanted || f.name == name)
+        .find(|f| f.name == name || plain_name(&f.name).as_deref() == Some(name))
         .ok_or_else(|| {
-            let names: Vec<&str> = m
-                .files
-                .iter()
-                .filter_map(|f| f.name.strip_suffix(".zst"))
-                .collect();
+            let names: Vec<String> = m.files.iter().filter_map(|f| plain_name(&f.name)).collect();
             RestoreError::Usage(format!(
-                "snapshot {} holds no {wanted}; it holds: {}",
+                "snapshot {} holds no {name}; it holds: {}",
                 m.snapshot,
                 names.join(", ")
             ))

@@ -100,7 +100,11 @@ where
             bar,
         };
         let result = consume(&mut reader);
-        if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::BrokenPipe) {
+        // A reader that went away, or an identity that cannot open the file: reading the
+        // rest would prove nothing the caller can use.
+        let stop = matches!(&result, Err(e) if e.kind() == io::ErrorKind::BrokenPipe
+            || crate::encryption::is_wrong_identity(e));
+        if !stop {
             reader.drain();
         }
         Fetched {

@@ -4,7 +4,9 @@
 //! and the checksum verdict always comes from every byte of the stored file.
 
 mod cat;
+mod decrypts;
 mod fetch;
+pub mod keys;
 mod meta;
 mod names;
 mod outputs;
@@ -16,6 +18,7 @@ pub mod unpack;
 use thiserror::Error;
 
 pub use cat::{CatOptions, cat};
+pub use decrypts::prove_decrypts;
 pub use fetch::{Fetched, HashingReader, fetch};
 pub use run::{RestoreOptions, restore};
 
@@ -30,6 +33,9 @@ pub enum RestoreError {
     /// What was downloaded is not what was backed up: the output must not be trusted (exit 1).
     #[error("{message}")]
     Untrusted { message: String, hint: String },
+    /// No identity, or one that cannot decrypt the snapshot (exit 2).
+    #[error("{message}")]
+    Key { message: String, hint: String },
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
     #[error(transparent)]
@@ -39,7 +45,9 @@ pub enum RestoreError {
 impl RestoreError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            RestoreError::Untrusted { hint, .. } => Some(hint.clone()),
+            RestoreError::Untrusted { hint, .. } | RestoreError::Key { hint, .. } => {
+                Some(hint.clone())
+            }
             RestoreError::Remote(e) => e.hint(),
             RestoreError::Repository(e) => e.hint(),
             _ => None,

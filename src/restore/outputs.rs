@@ -9,8 +9,8 @@ use crate::layout;
 /// A command output's plain file name under the target, if it is a safe one.
 pub(super) fn output_name(stored: &str) -> Option<&str> {
     match layout::StoredFile::parse(stored)? {
-        layout::StoredFile::Command(_) => stored.strip_suffix(".zst"),
-        layout::StoredFile::Sources => None,
+        layout::StoredFile::Command { name, .. } => Some(&stored[..name.len()]),
+        layout::StoredFile::Sources { .. } | layout::StoredFile::Details => None,
     }
 }
 
@@ -18,7 +18,7 @@ pub(super) fn output_name(stored: &str) -> Option<&str> {
 /// created before the first byte arrives, so a stored file the server does not let us read
 /// leaves no empty file behind that would pass for an empty output.
 pub(super) fn write_output(
-    input: &mut super::HashingReader,
+    input: impl io::Read,
     root: &Path,
     name: &str,
     force: bool,

@@ -9,11 +9,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::RestoreError;
 use super::fetch::{Fetched, fetch};
+use super::keys;
 use super::outputs::{output_name, write_output};
 use super::target::{check_target, create_target};
 use super::unpack::{UnpackReport, Unpacker, safe_relative};
 use crate::config::JobConfig;
-use crate::layout::{self, manifest::FileEntry};
+use crate::layout::{self, StoredFile, manifest::FileEntry};
 use crate::remote::{self, Remote, RetryReads};
 use crate::repository::Repository;
 
@@ -26,6 +27,8 @@ pub struct RestoreOptions {
     pub force: bool,
     pub no_owner: bool,
     pub progress_bar: bool,
+    /// Decrypts encrypted snapshots.
+    pub identity: Option<crate::encryption::IdentitySource>,
 }
 
 /// What a successful restore did, for its summary line.
@@ -69,6 +72,7 @@ async fn restore_from(
     let repo = Repository::new(remote.clone(), &job.remote.path, &job.name);
     let snapshot = repo.resolve(&opts.snapshot).await?;
     let m = &snapshot.manifest;
+    let ids = keys::identities_for(m, opts.identity.as_ref(), &job.name).await?;
     let root = create_target(&opts.target)?;
     let snap = repo.dir().snapshot(snapshot.id);
     let select = select.to_vec();
@@ -79,7 +83,10 @@ async fn restore_from(
     };
     let mut problems = Vec::new();
     let mut untrusted = false;
-    let sources = m.files.iter().find(|f| f.name == layout::SOURCES_FILE);
+    let sources = m
+        .files
+        .iter()
+        .find(|f| matches!(StoredFile::parse(&f.name), Some(StoredFile::Sources { .. })));
     if sources.is_none() && !select.is_empty() {
         return Err(RestoreError::Usage(format!(
             "snapshot {} holds no {}, so it has no paths to restore",
@@ -91,13 +98,15 @@ async fn restore_from(
         Some(f) => {
             let bar = bar(f, opts.progress_bar);
             let (r, sel) = (root.clone(), select.clone());
+            let (name, keys) = (f.name.clone(), ids.clone());
             let fetched = fetch(
                 remote.as_ref(),
                 &format!("{snap}/{}", f.name),
                 f.size,
                 bar.clone(),
                 move |input| {
-                    let decoder = zstd::stream::read::Decoder::new(input)?;
+                    let plain = keys::plaintext(input, &name, keys.as_deref())?;
+                    let decoder = zstd::stream::read::Decoder::new(plain)?;
                     Ok(Unpacker::new(&r, sel, owners)?.unpack(decoder))
                 },
             )
@@ -110,6 +119,7 @@ async fn restore_from(
         None => None,
     };
     if let Some((f, fetched)) = archive {
+        refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
         let report = fetched.result.as_ref().ok();
         if let Some(UnpackReport {
             entries,
@@ -164,7 +174,12 @@ async fn restore_from(
         done.bytes += fetched.bytes;
     }
     if select.is_empty() {
-        for f in m.files.iter().filter(|f| f.name != layout::SOURCES_FILE) {
+        for f in m.files.iter().filter(|f| {
+            !matches!(
+                StoredFile::parse(&f.name),
+                Some(StoredFile::Sources { .. } | StoredFile::Details)
+            )
+        }) {
             let Some(plain) = output_name(&f.name) else {
                 problems.push(format!(
                     "\"{}\": not restored: not a name this program writes",
@@ -173,18 +188,22 @@ async fn restore_from(
                 continue;
             };
             let (path, force) = (root.clone(), opts.force);
-            let name = plain.to_string();
+            let (name, stored, keys) = (plain.to_string(), f.name.clone(), ids.clone());
             let fetched = fetch(
                 remote.as_ref(),
                 &format!("{snap}/{}", f.name),
                 f.size,
                 None,
-                move |input| write_output(input, &path, &name, force),
+                move |input| {
+                    let input = keys::plaintext(input, &stored, keys.as_deref())?;
+                    write_output(input, &path, &name, force)
+                },
             )
             .await;
             let Some(fetched) = go_on(fetched, f, &mut problems)? else {
                 continue;
             };
+            refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
             if let Err(e) = &fetched.result {
                 problems.push(format!("restoring {} to {plain} failed: {e}", f.name));
             }
@@ -243,6 +262,18 @@ fn go_on<T>(
             Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// A file the identity cannot open ends the read with its own error, never a checksum one.
+pub(super) fn refuse_wrong_identity<T>(
+    fetched: &Fetched<T>,
+    ids: Option<&crate::encryption::Identities>,
+    m: &crate::layout::Manifest,
+) -> Result<(), RestoreError> {
+    match (&fetched.result, ids) {
+        (Err(e), Some(ids)) if crate::encryption::is_wrong_identity(e) => Err(keys::wrong(ids, m)),
+        _ => Ok(()),
     }
 }
 

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 
 use super::Progress;
 use super::child::{self, AbortOnDrop, Finished, RunAs, Running};
-use super::sink::{self, CHANNEL_DEPTH, Counting, StreamDigest};
-use crate::config::{CommandConfig, Compression};
+use super::sink::{self, CHANNEL_DEPTH, Counting, Encoding, StreamDigest};
+use crate::config::CommandConfig;
 
 /// A command that finished cleanly.
 #[derive(Debug)]
@@ -117,7 +117,7 @@ pub fn check_user(cmd: &CommandConfig) -> Result<Option<RunAs>, CommandError> {
 /// producer, which then kills the command.
 pub fn spawn_command(
     cmd: &CommandConfig,
-    compression: Compression,
+    encoding: &Encoding,
     progress: Arc<Progress>,
 ) -> Result<CommandStream, CommandError> {
     let run_as = check_user(cmd)?;
@@ -139,12 +139,13 @@ pub fn spawn_command(
     let guard = AbortOnDrop(running.control.clone());
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let name = cmd.name.clone();
+    let encoding = encoding.clone();
     tracing::info!(command = %name, "started {argv}");
     let spawned = std::thread::Builder::new()
         .name(format!("cmd-{name}"))
         .spawn(move || {
             let pumped = match stdout {
-                Some(out) => pump(out, tx, compression, progress),
+                Some(out) => pump(out, tx, &encoding, progress),
                 None => Err(io::Error::other("stdout was not captured")),
             };
             if pumped.is_err() {
@@ -170,11 +171,11 @@ pub fn spawn_command(
 fn pump(
     mut out: impl Read,
     tx: mpsc::Sender<Vec<u8>>,
-    compression: Compression,
+    encoding: &Encoding,
     progress: Arc<Progress>,
 ) -> io::Result<StreamDigest> {
     let sink = sink::ChunkSink::new(tx, progress.clone());
-    let enc = sink::encoder(sink, compression.level, compression.threads)?;
+    let enc = sink::encoder(sink, encoding)?;
     let mut counting = Counting::new(enc, progress);
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -187,7 +188,7 @@ fn pump(
         counting.write_all(&buf[..n])?;
     }
     let raw = counting.count;
-    counting.inner.finish()?.finish(raw)
+    sink::finish(counting.inner, raw)
 }
 
 /// A clean exit 0 with all output handed on is the only success.

@@ -20,7 +20,7 @@ use crate::config::JobConfig;
 use crate::layout::manifest::Stats;
 pub use archive::archive_name;
 pub use command::{CommandError, CommandOutcome, CommandStream, spawn_command};
-pub use sink::{CHANNEL_DEPTH, StreamDigest};
+pub use sink::{CHANNEL_DEPTH, Encoding, StreamDigest};
 
 /// Counters shared with the progress display and the summary.
 #[derive(Debug, Default)]
@@ -51,12 +51,12 @@ pub fn spawn_sources(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let sources = job.sources.clone();
     let exclude = job.exclude.clone();
-    let compression = job.compression;
+    let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()
         .name(format!("{}-sources", job.name))
         .spawn(move || {
             let sink = sink::ChunkSink::new(tx, progress.clone());
-            let enc = sink::encoder(sink, compression.level, compression.threads)?;
+            let enc = sink::encoder(sink, &encoding)?;
             let counting = sink::Counting::new(enc, progress);
             let mut archiver = archive::Archiver::new(counting, exclude);
             for s in &sources {
@@ -64,7 +64,7 @@ pub fn spawn_sources(
             }
             let (counting, stats, warnings) = archiver.finish()?;
             let raw = counting.count;
-            let digest = counting.inner.finish()?.finish(raw)?;
+            let digest = sink::finish(counting.inner, raw)?;
             Ok(SourcesOutcome {
                 digest,
                 stats,

@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::Progress;
+use crate::config::{Compression, JobConfig};
+use crate::encryption::{Recipient, Sealed};
 
 /// Chunks handed to the uploader are at least this large (DESIGN.md: 1 MiB or more).
 pub const CHUNK_SIZE: usize = 1024 * 1024;
@@ -122,13 +124,35 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// A zstd encoder at `level` with `threads` workers (0 = one per core) feeding a sink.
-pub fn encoder(
-    sink: ChunkSink,
-    level: i32,
-    threads: u32,
-) -> io::Result<zstd::Encoder<'static, ChunkSink>> {
-    let mut enc = zstd::Encoder::new(sink, level)?;
+/// How a stream is stored: compressed, then encrypted when there are recipients.
+#[derive(Debug, Clone)]
+pub struct Encoding {
+    pub compression: Compression,
+    pub recipients: Arc<Vec<Recipient>>,
+}
+
+impl Encoding {
+    pub fn of(job: &JobConfig) -> Encoding {
+        Encoding {
+            compression: job.compression,
+            recipients: job.encryption.recipients.clone(),
+        }
+    }
+
+    pub fn encrypted(&self) -> bool {
+        !self.recipients.is_empty()
+    }
+}
+
+/// The head of a producer pipeline: zstd, then age when encrypting, into the hashing sink.
+pub type Encoder = zstd::Encoder<'static, Sealed<ChunkSink>>;
+
+/// A zstd encoder at the job's level with its threads (0 = one per core) feeding the sink
+/// through the encryption stage.
+pub fn encoder(sink: ChunkSink, encoding: &Encoding) -> io::Result<Encoder> {
+    let Compression { level, threads } = encoding.compression;
+    let sealed = Sealed::new(sink, &encoding.recipients)?;
+    let mut enc = zstd::Encoder::new(sealed, level)?;
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
     } else {
@@ -138,6 +162,11 @@ pub fn encoder(
         enc.multithread(threads)?;
     }
     Ok(enc)
+}
+
+/// Ends the zstd frame and the age stream, and hands on the last chunk.
+pub fn finish(enc: Encoder, raw_size: u64) -> io::Result<StreamDigest> {
+    enc.finish()?.finish()?.finish(raw_size)
 }
 
 #[cfg(test)]

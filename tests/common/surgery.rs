@@ -146,11 +146,12 @@ pub fn plant_snapshot(remote: &Path, id: &str, tar_bytes: &[u8]) -> PathBuf {
             sha256: sha,
             raw_size: tar_bytes.len() as u64,
         }],
-        sources: vec![],
-        exclude: vec![],
+        sources: Some(vec![]),
+        exclude: Some(vec![]),
         commands: vec![],
-        stats: Stats::default(),
-        warnings: vec![],
+        stats: Some(Stats::default()),
+        warnings: Some(vec![]),
+        encryption: None,
         verified_by: "size".into(),
     };
     write_manifest(&dir, &m);

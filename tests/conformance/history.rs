@@ -58,16 +58,17 @@ pub fn manifest(pending: &Pending, files: Vec<FileEntry>, verified_by: VerifyMod
         host: "conformance".into(),
         started_at: pending.id.time(),
         finished_at: now,
-        stats: Stats {
+        stats: Some(Stats {
             files: files.len() as u64,
             bytes_stored: files.iter().map(|f| f.size).sum(),
             ..Stats::default()
-        },
+        }),
         files,
-        sources: vec!["/srv/data".into()],
-        exclude: vec![],
+        sources: Some(vec!["/srv/data".into()]),
+        exclude: Some(vec![]),
         commands: vec![],
-        warnings: vec![],
+        warnings: Some(vec![]),
+        encryption: None,
         verified_by: verified_by.as_str().into(),
     }
 }

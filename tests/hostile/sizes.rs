@@ -65,7 +65,7 @@ fn a_huge_truncated_or_empty_manifest_marks_only_its_snapshot_damaged() {
 
     // 20 MiB of valid JSON: only the size cap can refuse it.
     let (huge, snap) = w.copy(1);
-    edit_manifest(&snap, |m| m.warnings = vec!["w".repeat(20 << 20)]);
+    edit_manifest(&snap, |m| m.warnings = Some(vec!["w".repeat(20 << 20)]));
     assert!(fs::metadata(snap.join("manifest.json")).unwrap().len() > 20 << 20);
 
     let (truncated, snap) = w.copy(2);
