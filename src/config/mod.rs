@@ -16,6 +16,6 @@ pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
 pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
 pub use resolved::{
-    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, RemoteConfig, SftpConfig,
-    Source, Transport,
+    AgentConfig, CommandConfig, Config, Exclude, HostKeyCheck, JobConfig, Place, RemoteConfig,
+    SftpConfig, Source, Transport,
 };
