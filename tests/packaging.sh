@@ -41,10 +41,40 @@ check_sh() {
     check "$what" bash -c "$script" _ "$@"
 }
 
+# A first real configuration as the README's steps make it (a key the service user owns,
+# known_hosts with the server's entry, a job): `backup check` passes as the service user, as the
+# unit's ExecStartPre runs it, and a key others can read fails it with the fix. Removed after.
+service_user_check() {
+    local d=/etc/backup-agent rc=0 out
+    ssh-keygen -q -N '' -t ed25519 -f "$d/id_ed25519" || return 1
+    chown backup-agent:backup-agent "$d/id_ed25519" || return 1
+    echo "[backup.example.net]:2222 $(cut -d' ' -f1,2 "$d/id_ed25519.pub")" >"$d/known_hosts"
+    cat >"$d/jobs.d/check.toml" <<EOF
+[remotes.offsite]
+host = "backup.example.net"
+port = 2222
+user = "backup"
+identity_file = "$d/id_ed25519"
+known_hosts = "$d/known_hosts"
+path = "/srv/backups/{host}"
+
+[jobs.etc]
+remote = "offsite"
+sources = ["/etc"]
+EOF
+    runuser -u backup-agent -- backup check || rc=1
+    chmod 644 "$d/id_ed25519"
+    if out=$(runuser -u backup-agent -- backup check 2>&1); then rc=1; fi
+    echo "$out"
+    grep -qF "chmod 600 $d/id_ed25519" <<<"$out" || rc=1
+    rm -f "$d/id_ed25519" "$d/id_ed25519.pub" "$d/known_hosts" "$d/jobs.d/check.toml"
+    return $rc
+}
+
 echo "== tools"
 missing=()
 for pair in strip:binutils dpkg-shlibdeps:dpkg-dev rpm:rpm systemd-analyze:systemd man:man-db \
-    runuser:util-linux file:file; do
+    runuser:util-linux file:file ssh-keygen:openssh-client; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if ((${#missing[@]})); then
@@ -105,6 +135,8 @@ check_sh "backup check passes on the shipped config, with no job" \
     "backup check | grep -q '0 job(s)'"
 check_sh "backup check passes as the service user (config readable by its group)" \
     "runuser -u backup-agent -- backup check"
+check "backup check as the service user: a good host passes, a 0644 key fails with the fix" \
+    service_user_check
 check_sh "man page has the exit codes" "zcat /usr/share/man/man1/backup.1.gz | grep -q 'EXIT STATUS'"
 check "bash completion parses" bash -n /usr/share/bash-completion/completions/backup
 check_sh "systemd-analyze verify: clean" \

@@ -135,7 +135,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             };
             rt.block_on(run::run(&load()?, &jobs, all, &opts))
         }
-        Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
+        Command::Check {
+            connect,
+            config_only,
+        } => rt.block_on(check::check(&load()?, connect, config_only)),
         Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
         Command::Daemon => rt.block_on(daemon::daemon(&path, load()?)),

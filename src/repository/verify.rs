@@ -110,7 +110,13 @@ pub async fn check_files(
                 s
             }
             Err(e) if e.kind() == ErrorKind::Unsupported => {
-                tracing::info!("{e}; reading the files back instead");
+                // Expected on every run of an SFTP-only account: say what happens, once, and
+                // keep the server's raw answer for -v.
+                tracing::debug!("server-side hashing refused: {e}");
+                tracing::info!(
+                    "verifying by readback: {} cannot hash files on the server (no sha256sum for this account); set verify = \"readback\" to skip asking",
+                    remote.describe()
+                );
                 out.method = VerifyMode::Readback;
                 readback(remote, &paths, files, &to_hash).await?
             }

@@ -24,6 +24,7 @@ use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, Remot
 use crate::config::SftpConfig;
 
 pub use connect::Connection;
+pub use identity::load as load_identity;
 pub use scan::scan_host_keys;
 pub use session::Sftp;
 
