@@ -148,6 +148,10 @@ impl Remote for SftpRemote {
         }
     }
 
+    async fn start_dir(&self) -> Option<String> {
+        self.sftp.start_dir().await
+    }
+
     async fn close(&self) {
         self.conn.close().await;
     }
