@@ -36,6 +36,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: Some(Utc.timestamp_opt(1_767_312_000, 0).unwrap()),
+            verify_scheduled: false,
         },
         JobInput {
             job: "www".into(),
@@ -45,6 +46,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: None,
+            verify_scheduled: false,
         },
         JobInput {
             job: "broken".into(),
@@ -54,6 +56,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: None,
+            verify_scheduled: false,
         },
         JobInput {
             job: "new".into(),

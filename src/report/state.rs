@@ -1,5 +1,6 @@
 //! `state_dir/state.json`: per job, the last scheduled time the daemon accounted for, the last
-//! run's result, the last success and the count of consecutive failures.
+//! run's result, the last success, the count of consecutive failures and the last
+//! verification; and the running daemon's heartbeat.
 //!
 //! The daemon and `backup run` both write it, so every update is read-modify-write under an
 //! exclusive flock on `state.json.lock`, and the new file replaces the old one by rename: a
@@ -14,7 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::files::adopt_owner;
-use crate::outcome::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport, VerifyReport};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -22,6 +23,10 @@ pub const STATE_FILE: &str = "state.json";
 pub struct State {
     #[serde(default)]
     pub jobs: BTreeMap<String, JobState>,
+    /// Written every minute by the daemon, so a stale value tells that it is gone even where
+    /// the metrics file outlives it.
+    #[serde(default)]
+    pub daemon_heartbeat: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -39,6 +44,11 @@ pub struct JobState {
     /// Committed snapshots on the server, as last seen by a run (after retention) or a list.
     #[serde(default)]
     pub snapshots: Option<u64>,
+    #[serde(default)]
+    pub last_verify: Option<VerifyReport>,
+    /// Start of the last verification that proved its snapshots intact.
+    #[serde(default)]
+    pub last_verify_ok: Option<DateTime<Utc>>,
 }
 
 /// What started a run.
@@ -173,6 +183,22 @@ pub fn record_snapshots(state_dir: &Path, job: &str, count: u64) -> Result<(), S
     update(state_dir, |s| {
         s.jobs.entry(job.to_string()).or_default().snapshots = Some(count);
     })
+}
+
+/// Records one verification's result.
+pub fn record_verify(state_dir: &Path, report: &VerifyReport) -> Result<(), String> {
+    update(state_dir, |s| {
+        let j = s.jobs.entry(report.job.clone()).or_default();
+        if report.is_ok() {
+            j.last_verify_ok = Some(report.started_at);
+        }
+        j.last_verify = Some(report.clone());
+    })
+}
+
+/// Records that the daemon is alive at `at`.
+pub fn record_heartbeat(state_dir: &Path, at: DateTime<Utc>) -> Result<(), String> {
+    update(state_dir, |s| s.daemon_heartbeat = Some(at))
 }
 
 /// Records that the daemon has dealt with the scheduled time `at`.

@@ -12,6 +12,7 @@
 //! .lock                 held while a run or prune changes the history (lock.rs)
 //! ```
 
+pub mod audit;
 mod commit;
 mod delete;
 mod error;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use crate::layout::{JobDir, Manifest, SnapshotId};
 use crate::remote::Remote;
 
+pub use audit::{Audit, Found, Which};
 pub use commit::Pending;
 pub use error::RepoError;
 pub use gate::escape;
