@@ -1,5 +1,5 @@
-//! The daemon's heartbeat: once a minute, the daemon's clock goes into the state file and the
-//! metrics file is rewritten, so `backup_daemon_heartbeat_timestamp_seconds` ages when the
+//! The daemon's heartbeat: once a minute, the daemon's clock goes into
+//! `state_dir/daemon.heartbeat` and the metrics file is rewritten, so `backup_daemon_heartbeat_timestamp_seconds` ages when the
 //! daemon dies, even though the metrics file it left behind is still scraped.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use super::clock::Clock;
 use super::context::Shared;
 use super::runner::Runner;
 use crate::config::Config;
-use crate::report::{metrics, state};
+use crate::report::{heartbeat, metrics};
 
 pub const EVERY: Duration = Duration::from_secs(60);
 
@@ -22,6 +22,8 @@ pub fn interval() -> Interval {
 }
 
 pub fn beat<R: Runner, C: Clock>(sh: &Shared<R, C>, config: &Config) {
-    sh.record(state::record_heartbeat(&sh.state_dir, sh.clock.now()));
+    if let Err(e) = heartbeat::write(&sh.state_dir, sh.clock.now()) {
+        tracing::warn!("{e}");
+    }
     metrics::refresh(config, &sh.state_dir);
 }

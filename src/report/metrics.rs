@@ -172,8 +172,8 @@ pub fn render(jobs: &[JobInput], version: &str) -> String {
     out
 }
 
-/// The daemon's last heartbeat, if a daemon ever ran on this state directory. It stays in
-/// the state file when the daemon dies, so its age is what tells.
+/// The daemon's last heartbeat, if a daemon ever ran on this state directory. It stays when
+/// the daemon dies, so its age is what tells.
 pub fn render_heartbeat(at: Option<DateTime<Utc>>) -> String {
     let Some(at) = at else {
         return String::new();
@@ -204,12 +204,13 @@ pub fn current(config: &Config, state_dir: &Path) -> String {
         &inputs(config, &saved, Utc::now()),
         env!("CARGO_PKG_VERSION"),
     );
-    text.push_str(&render_heartbeat(saved.daemon_heartbeat));
+    text.push_str(&render_heartbeat(super::heartbeat::read(state_dir)));
     text
 }
 
 /// Rewrites `agent.metrics_file` atomically (temp file + rename), so the node_exporter never
-/// reads half a file.
+/// reads half a file. Not fsynced: it is rendered afresh from the state at every write (the
+/// daemon's heartbeat rewrites it every minute), so a crash costs nothing a minute fixes.
 pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     let target = &config.agent.metrics_file;
     let text = current(config, state_dir);
@@ -221,7 +222,7 @@ pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     // Not `*.prom`: node_exporter's textfile collector ignores it while it is written.
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(text.as_bytes()))
         .and_then(|()| {
             adopt_owner(&tmp, dir);
             std::fs::rename(&tmp, target)

@@ -1,6 +1,6 @@
 //! `state_dir/state.json`: per job, the last scheduled time the daemon accounted for, the last
 //! run's result, the last success, the count of consecutive failures and the last
-//! verification; and the running daemon's heartbeat.
+//! verification.
 //!
 //! The daemon and `backup run` both write it, so every update is read-modify-write under an
 //! exclusive flock on `state.json.lock`, and the new file replaces the old one by rename: a
@@ -23,10 +23,6 @@ pub const STATE_FILE: &str = "state.json";
 pub struct State {
     #[serde(default)]
     pub jobs: BTreeMap<String, JobState>,
-    /// Written every minute by the daemon, so a stale value tells that it is gone even where
-    /// the metrics file outlives it.
-    #[serde(default)]
-    pub daemon_heartbeat: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -194,11 +190,6 @@ pub fn record_verify(state_dir: &Path, report: &VerifyReport) -> Result<(), Stri
         }
         j.last_verify = Some(report.clone());
     })
-}
-
-/// Records that the daemon is alive at `at`.
-pub fn record_heartbeat(state_dir: &Path, at: DateTime<Utc>) -> Result<(), String> {
-    update(state_dir, |s| s.daemon_heartbeat = Some(at))
 }
 
 /// Records that the daemon has dealt with the scheduled time `at`.

@@ -18,10 +18,9 @@ async fn heartbeat_is_written_every_minute_to_state_and_metrics() {
     let w = start(utc(1, 0, 0, 30), "", JOB, Duration::ZERO, vec![], |_| {});
     tokio::time::sleep(Duration::from_secs(150)).await;
     let beat = |w: &super::World| {
-        let s = state::read(&w.config.agent.state_dir).unwrap();
         let file = std::fs::read_to_string(&w.config.agent.metrics_file).unwrap();
         (
-            s.daemon_heartbeat,
+            crate::report::heartbeat::read(&w.config.agent.state_dir),
             sample(&file, "backup_daemon_heartbeat_timestamp_seconds"),
         )
     };
