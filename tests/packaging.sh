@@ -115,9 +115,13 @@ for f in /usr/bin/backup /lib/systemd/system/backup-agent.service /etc/backup-ag
     /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
     /usr/share/doc/backup-agent/copyright /usr/share/doc/backup-agent/examples/files.toml \
     /usr/share/doc/backup-agent/examples/postgres.toml \
-    /usr/share/doc/backup-agent/examples/run-as-root.conf; do
+    /usr/share/doc/backup-agent/examples/run-as-root.conf \
+    /usr/share/backup-agent/grafana/backup-agent.json; do
     check "installed: $f" test -f "$f"
 done
+check_sh "the Grafana dashboard is valid JSON with panels" \
+    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not d[\"panels\"])' \
+        /usr/share/backup-agent/grafana/backup-agent.json"
 check_sh "the binary is stripped" "file -L /usr/bin/backup | grep -q ', stripped'"
 check_sh "jobs.d is a directory, root:backup-agent 0750" \
     '[[ $(stat -c "%U:%G %a" /etc/backup-agent/jobs.d) == "root:backup-agent 750" ]]'
@@ -181,7 +185,8 @@ check_sh "rpm -qlp lists the files" '
         /etc/backup-agent/config.toml /usr/share/man/man1/backup.1 \
         /usr/share/bash-completion/completions/backup /usr/share/zsh/site-functions/_backup \
         /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
-        /usr/share/doc/backup-agent/examples/postgres.toml; do
+        /usr/share/doc/backup-agent/examples/postgres.toml \
+        /usr/share/backup-agent/grafana/backup-agent.json; do
         grep -qxF "$f" <<<"$files" || { echo "missing: $f"; exit 1; }
     done' "$rpm"
 check_sh "config.toml is %config(noreplace), root:backup-agent 0640" '

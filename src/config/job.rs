@@ -171,22 +171,27 @@ pub(super) fn resolve_job(
         ))
         .with_key(key("compression.level")));
     }
-    let schedule = jv
-        .schedule
-        .as_ref()
-        .map(|s| {
-            Schedule::parse(s.get_ref(), timezone).map_err(|e| {
-                err(p, s, key("schedule"), e.to_string()).with_hint(
-                    "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly",
-                )
+    let cron = |field: &Option<Spanned<String>>, name: &str| {
+        field
+            .as_ref()
+            .map(|s| {
+                Schedule::parse(s.get_ref(), timezone).map_err(|e| {
+                    err(p, s, key(name), e.to_string()).with_hint(
+                        "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly",
+                    )
+                })
             })
-        })
-        .transpose()?;
+            .transpose()
+    };
+    let schedule = cron(&jv.schedule, "schedule")?;
+    let verify_schedule = cron(&jv.verify_schedule, "verify_schedule")?;
     Ok(JobConfig {
         name: name.to_string(),
         defined_in: p.path.clone(),
         remote,
         schedule,
+        verify_schedule,
+        verify_all: jv.verify_all,
         sources,
         exclude,
         verify: jv.verify,

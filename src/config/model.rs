@@ -143,6 +143,11 @@ impl VerifyMode {
 pub struct Job {
     pub remote: Spanned<String>,
     pub schedule: Option<Spanned<String>>,
+    /// When the daemon verifies stored snapshots (cron, like `schedule`).
+    pub verify_schedule: Option<Spanned<String>>,
+    /// true: the scheduled verification checks every snapshot, not only the latest.
+    #[serde(default)]
+    pub verify_all: bool,
     #[serde(default)]
     pub sources: Vec<Spanned<PathBuf>>,
     /// Like `sources`, but a missing path is a warning instead of a failed run.

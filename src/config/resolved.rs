@@ -184,6 +184,9 @@ pub struct JobConfig {
     pub remote: Arc<RemoteConfig>,
     /// Parsed at load time in `agent.timezone`; `None` = on demand only.
     pub schedule: Option<Schedule>,
+    /// When the daemon runs `backup verify` of this job; same rules as `schedule`.
+    pub verify_schedule: Option<Schedule>,
+    pub verify_all: bool,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
     pub verify: VerifyMode,

@@ -13,6 +13,7 @@
 //! .backup-agent-probe-* a moment before a `remote-hash` run uploads (hash_probe.rs)
 //! ```
 
+pub mod audit;
 mod commit;
 mod delete;
 mod error;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use crate::layout::{JobDir, Manifest, SnapshotId};
 use crate::remote::Remote;
 
+pub use audit::{Audit, Found, Which};
 pub use commit::Pending;
 pub use error::RepoError;
 pub use gate::escape;
