@@ -145,10 +145,14 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Validate the config; with --connect also test each remote.
+    /// Validate the config and what a run needs on this machine (keys, known_hosts, sources,
+    /// programs, state_dir); with --connect also test each remote.
     Check {
         #[arg(long)]
         connect: bool,
+        /// Only validate the config, e.g. in CI on a machine that is not the target host.
+        #[arg(long, conflicts_with = "connect")]
+        config_only: bool,
     },
     /// Last result and next scheduled run of each job.
     Status {

@@ -1,4 +1,4 @@
-//! What one run did: the leaf type that `job` fills in and that `report` (state file, metrics,
+//! What one run (and one verification) did: the leaf types that `job` fills in and that `report` (state file, metrics,
 //! notifications), `daemon` and `commands` (summary line, exit code) read. It owns the outcome,
 //! its exit code and the summary line's wording, and imports nothing from those modules, so any
 //! of them can depend on it without depending on each other.
@@ -88,6 +88,52 @@ impl RunReport {
                 )
             }
         }
+    }
+}
+
+/// What one verification of stored snapshots found (`backup verify`, or the daemon's
+/// `verify_schedule`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub job: String,
+    /// true: run by the daemon's `verify_schedule`; false: `backup verify` by hand.
+    pub scheduled: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Every snapshot (`verify_all`, `--all`) rather than the latest.
+    pub all: bool,
+    /// The snapshots checked.
+    pub snapshots: Vec<String>,
+    /// Each problem found, prefixed with its snapshot.
+    pub problems: Vec<String>,
+    /// Why nothing could be checked (the server unreachable, no snapshot at all).
+    pub error: Option<String>,
+}
+
+impl VerifyReport {
+    /// Proven readable: something was checked and nothing was wrong.
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none() && self.problems.is_empty() && !self.snapshots.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        if self.is_ok() {
+            return format!(
+                "{}: verify passed: {} snapshot(s) intact ({})",
+                self.job,
+                self.snapshots.len(),
+                self.snapshots.join(", ")
+            );
+        }
+        let why = match &self.error {
+            Some(e) => e.clone(),
+            None => format!(
+                "{} problem(s): {}",
+                self.problems.len(),
+                self.problems.join("; ")
+            ),
+        };
+        format!("{}: verify FAILED: {why}", self.job)
     }
 }
 

@@ -12,7 +12,7 @@ const REMOTE: &str = "[remotes.r]\nhost = \"h\"\nuser = \"u\"\nidentity_file = \
 fn check(dir: &Path, main: &str) -> (Option<i32>, String) {
     let cfg = dir.join("config.toml");
     fs::write(&cfg, main).unwrap();
-    let out = backup(&cfg, &["check"]);
+    let out = backup(&cfg, &["check", "--config-only"]);
     (
         out.status.code(),
         format!(
@@ -150,7 +150,7 @@ fn every_example_config_passes_check() {
     for e in fs::read_dir(&examples).unwrap().flatten() {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "toml") {
-            let out = backup(&p, &["check"]);
+            let out = backup(&p, &["check", "--config-only"]);
             assert!(out.status.success(), "{}: {}", p.display(), describe(&out));
             seen += 1;
         }

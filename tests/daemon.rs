@@ -6,9 +6,9 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::daemon::{Daemon, wait_for};
 use common::{backup, describe};
 
 /// Committed snapshots and `.partial` directories in the job's remote directory.
@@ -48,68 +48,6 @@ fn with_agent(cfg: &Path, keys: &str) {
         text.replacen("[agent]\n", &format!("[agent]\n{keys}\n"), 1),
     )
     .unwrap();
-}
-
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(cfg: &Path, log: PathBuf) -> Daemon {
-        let out = fs::File::create(&log).unwrap();
-        let child = common::backup_cmd(cfg, &["daemon"])
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("spawn backup daemon");
-        Daemon { child, log }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the PID of the child this test spawned and has not reaped yet.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits up to `limit` for the exit code.
-    fn wait(&mut self, limit: Duration) -> Option<i32> {
-        let end = Instant::now() + limit;
-        while Instant::now() < end {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.alive() {
-            self.signal(libc::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 #[test]

@@ -41,10 +41,40 @@ check_sh() {
     check "$what" bash -c "$script" _ "$@"
 }
 
+# A first real configuration as the README's steps make it (a key the service user owns,
+# known_hosts with the server's entry, a job): `backup check` passes as the service user, as the
+# unit's ExecStartPre runs it, and a key others can read fails it with the fix. Removed after.
+service_user_check() {
+    local d=/etc/backup-agent rc=0 out
+    ssh-keygen -q -N '' -t ed25519 -f "$d/id_ed25519" || return 1
+    chown backup-agent:backup-agent "$d/id_ed25519" || return 1
+    echo "[backup.example.net]:2222 $(cut -d' ' -f1,2 "$d/id_ed25519.pub")" >"$d/known_hosts"
+    cat >"$d/jobs.d/check.toml" <<EOF
+[remotes.offsite]
+host = "backup.example.net"
+port = 2222
+user = "backup"
+identity_file = "$d/id_ed25519"
+known_hosts = "$d/known_hosts"
+path = "/srv/backups/{host}"
+
+[jobs.etc]
+remote = "offsite"
+sources = ["/etc"]
+EOF
+    runuser -u backup-agent -- backup check || rc=1
+    chmod 644 "$d/id_ed25519"
+    if out=$(runuser -u backup-agent -- backup check 2>&1); then rc=1; fi
+    echo "$out"
+    grep -qF "chmod 600 $d/id_ed25519" <<<"$out" || rc=1
+    rm -f "$d/id_ed25519" "$d/id_ed25519.pub" "$d/known_hosts" "$d/jobs.d/check.toml"
+    return $rc
+}
+
 echo "== tools"
 missing=()
 for pair in strip:binutils dpkg-shlibdeps:dpkg-dev rpm:rpm systemd-analyze:systemd man:man-db \
-    runuser:util-linux file:file; do
+    runuser:util-linux file:file ssh-keygen:openssh-client; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if ((${#missing[@]})); then
@@ -85,9 +115,13 @@ for f in /usr/bin/backup /lib/systemd/system/backup-agent.service /etc/backup-ag
     /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
     /usr/share/doc/backup-agent/copyright /usr/share/doc/backup-agent/examples/files.toml \
     /usr/share/doc/backup-agent/examples/postgres.toml \
-    /usr/share/doc/backup-agent/examples/run-as-root.conf; do
+    /usr/share/doc/backup-agent/examples/run-as-root.conf \
+    /usr/share/backup-agent/grafana/backup-agent.json; do
     check "installed: $f" test -f "$f"
 done
+check_sh "the Grafana dashboard is valid JSON with panels" \
+    "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not d[\"panels\"])' \
+        /usr/share/backup-agent/grafana/backup-agent.json"
 check_sh "the binary is stripped" "file -L /usr/bin/backup | grep -q ', stripped'"
 check_sh "jobs.d is a directory, root:backup-agent 0750" \
     '[[ $(stat -c "%U:%G %a" /etc/backup-agent/jobs.d) == "root:backup-agent 750" ]]'
@@ -105,6 +139,8 @@ check_sh "backup check passes on the shipped config, with no job" \
     "backup check | grep -q '0 job(s)'"
 check_sh "backup check passes as the service user (config readable by its group)" \
     "runuser -u backup-agent -- backup check"
+check "backup check as the service user: a good host passes, a 0644 key fails with the fix" \
+    service_user_check
 check_sh "man page has the exit codes" "zcat /usr/share/man/man1/backup.1.gz | grep -q 'EXIT STATUS'"
 check "bash completion parses" bash -n /usr/share/bash-completion/completions/backup
 check_sh "systemd-analyze verify: clean" \
@@ -149,7 +185,8 @@ check_sh "rpm -qlp lists the files" '
         /etc/backup-agent/config.toml /usr/share/man/man1/backup.1 \
         /usr/share/bash-completion/completions/backup /usr/share/zsh/site-functions/_backup \
         /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
-        /usr/share/doc/backup-agent/examples/postgres.toml; do
+        /usr/share/doc/backup-agent/examples/postgres.toml \
+        /usr/share/backup-agent/grafana/backup-agent.json; do
         grep -qxF "$f" <<<"$files" || { echo "missing: $f"; exit 1; }
     done' "$rpm"
 check_sh "config.toml is %config(noreplace), root:backup-agent 0640" '

@@ -1,12 +1,18 @@
-//! `backup daemon`: the scheduler in the foreground until SIGTERM/SIGINT; exit 0 when stopped.
+//! `backup daemon`: the scheduler in the foreground until SIGTERM/SIGINT; exit 0 when stopped,
+//! exit 1 at once when another daemon holds the same `state_dir`.
 
 use std::path::Path;
 
 use super::CliError;
 use crate::config::Config;
-use crate::daemon;
+use crate::daemon::{self, instance};
 
 pub async fn daemon(path: &Path, cfg: Config) -> Result<i32, CliError> {
+    let _instance = instance::claim(&cfg.agent.state_dir).map_err(|r| CliError::Hinted {
+        code: 1,
+        message: r.message,
+        hint: r.hint,
+    })?;
     let control = daemon::listen_for_signals()
         .map_err(|e| CliError::Failed(format!("cannot install signal handlers: {e}")))?;
     daemon::run(path, cfg, control).await;

@@ -94,7 +94,8 @@ impl From<crate::repository::RepoError> for CliError {
     fn from(e: crate::repository::RepoError) -> Self {
         match e {
             // Asking for a snapshot that does not exist is a usage error (exit 2).
-            crate::repository::RepoError::NoSnapshot { message, hint } => CliError::Hinted {
+            crate::repository::RepoError::NoSnapshot { message, hint }
+            | crate::repository::RepoError::Key { message, hint } => CliError::Hinted {
                 code: 2,
                 message,
                 hint,
@@ -136,7 +137,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             };
             rt.block_on(run::run(&load()?, &jobs, all, &opts))
         }
-        Command::Check { connect } => rt.block_on(check::check(&load()?, connect)),
+        Command::Check {
+            connect,
+            config_only,
+        } => rt.block_on(check::check(&load()?, connect, config_only)),
         Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
         Command::Daemon => rt.block_on(daemon::daemon(&path, load()?)),

@@ -1,6 +1,8 @@
-//! `backup status [--json]`: per job, the last run and its outcome, the last success, the next
-//! scheduled run (in agent.timezone and UTC), who runs it now (from its lock), and the count
-//! of consecutive failures. Reads only local files: it works when the remote is down.
+//! `backup status [--json]`: whether a daemon runs on this state_dir; per job, the last run and
+//! its outcome, the last success, the next scheduled run (in agent.timezone and UTC, only when
+//! a daemon will make it happen), who runs it now (from its lock), the count of consecutive
+//! failures and the last verification. Reads only local files: it works when the remote is
+//! down.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -9,7 +11,9 @@ use serde::Serialize;
 use super::CliError;
 use super::out::outln;
 use crate::config::Config;
+use crate::daemon::instance::{self, Holder};
 use crate::job::lock;
+use crate::outcome::VerifyReport;
 use crate::report::state::{self, LastRun};
 
 #[derive(Serialize)]
@@ -19,34 +23,52 @@ struct JobStatus {
     timezone: String,
     next_run: Option<DateTime<Utc>>,
     next_run_local: Option<String>,
+    /// The daemon on this state_dir (`null`: none runs, so nothing is scheduled).
+    daemon: Option<Holder>,
     running: Option<String>,
     last_run: Option<LastRun>,
     last_success: Option<LastRun>,
     last_scheduled: Option<DateTime<Utc>>,
     consecutive_failures: u32,
+    verify_schedule: Option<String>,
+    next_verify: Option<DateTime<Utc>>,
+    last_verify: Option<VerifyReport>,
+    last_verify_ok: Option<DateTime<Utc>>,
 }
 
 pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
     let saved = state::read(&cfg.agent.state_dir).map_err(CliError::Failed)?;
     let tz = cfg.agent.timezone;
     let now = Utc::now();
+    let daemon = instance::holder(&cfg.agent.state_dir);
     let jobs: Vec<JobStatus> = cfg
         .jobs
         .values()
         .map(|j| {
             let s = saved.jobs.get(&j.name).cloned().unwrap_or_default();
-            let next = j.schedule.as_ref().and_then(|s| s.next_after(now));
+            let scheduled = |s: &Option<crate::schedule::Schedule>| {
+                daemon
+                    .as_ref()
+                    .and(s.as_ref())
+                    .and_then(|s| s.next_after(now))
+            };
+            let next = scheduled(&j.schedule);
             JobStatus {
                 job: j.name.clone(),
                 schedule: j.schedule.as_ref().map(|s| s.as_str().to_string()),
                 timezone: tz.name().to_string(),
                 next_run: next,
                 next_run_local: next.map(|t| local(t, tz)),
+                daemon: daemon.clone(),
                 running: lock::holder(&cfg.agent.state_dir, &j.name),
                 last_run: s.last_run,
                 last_success: s.last_success,
                 last_scheduled: s.last_scheduled,
                 consecutive_failures: s.consecutive_failures,
+                verify_schedule: j.verify_schedule.as_ref().map(|s| s.as_str().to_string()),
+                next_verify: scheduled(&j.verify_schedule),
+                last_verify: s.last_verify,
+                last_verify_ok: s.last_verify_ok,
             }
         })
         .collect();
@@ -55,6 +77,13 @@ pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
             .map_err(|e| CliError::Failed(format!("cannot encode the status: {e}")))?;
         outln!("{text}")?;
     } else {
+        match &daemon {
+            Some(d) => outln!("daemon: running ({})", d.describe())?,
+            None => outln!(
+                "daemon: not running on {} (nothing runs on schedule)",
+                cfg.agent.state_dir.display()
+            )?,
+        }
         for j in &jobs {
             print_text(j, tz)?;
         }
@@ -93,12 +122,15 @@ fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
         Some(s) => outln!("  schedule:      {s} ({tz})")?,
         None => outln!("  schedule:      none (on demand only)")?,
     }
-    if let Some(n) = j.next_run {
-        outln!(
-            "  next run:      {} ({})",
-            local(n, tz),
-            n.format("%Y-%m-%d %H:%M:%SZ")
-        )?;
+    if j.schedule.is_some() {
+        match j.next_run {
+            Some(n) => outln!(
+                "  next run:      {} ({})",
+                local(n, tz),
+                n.format("%Y-%m-%d %H:%M:%SZ")
+            )?,
+            None => outln!("  next run:      - (no daemon running)")?,
+        }
     }
     outln!("  running now:   {}", j.running.as_deref().unwrap_or("no"))?;
     outln!(
@@ -115,6 +147,22 @@ fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
     )?;
     if j.consecutive_failures > 0 {
         outln!("  failures:      {} in a row", j.consecutive_failures)?;
+    }
+    if let Some(s) = &j.verify_schedule {
+        let next = match (j.next_verify, &j.daemon) {
+            (Some(n), _) => local(n, tz),
+            (None, None) => "- (no daemon running)".into(),
+            (None, Some(_)) => "-".into(),
+        };
+        outln!("  verify:        {s} ({tz}), next {next}")?;
+    }
+    if let Some(v) = &j.last_verify {
+        outln!(
+            "  last verify:   {} ({}), {}",
+            local(v.started_at, tz),
+            if v.scheduled { "scheduled" } else { "manual" },
+            v.summary()
+        )?;
     }
     Ok(())
 }

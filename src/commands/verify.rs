@@ -1,37 +1,58 @@
 //! `backup verify JOB [SNAPSHOT | --all] [--read]`: one report line per file, a verdict per
 //! snapshot, exit 1 naming every file that does not match and every damaged snapshot. A reader
 //! that goes away (`| head -1`) ends the report, not the verification: the exit code is still
-//! the verdict.
+//! the verdict. A verification of the latest (or of all) snapshots is recorded in the state
+//! file, as the daemon's `verify_schedule` records it.
+
+use chrono::Utc;
 
 use super::out::print_line;
 use super::{CliError, job};
 use crate::config::Config;
-use crate::config::VerifyMode;
 use crate::encryption::IdentitySource;
+use crate::job::verify as job_verify;
 use crate::outcome::human_bytes as report_bytes;
-use crate::remote::{self, Remote, RetryReads};
-use crate::repository::{Repository, SnapshotCheck};
-use crate::restore::keys::identities_for;
-use crate::restore::prove_decrypts;
+use crate::report::{metrics, state};
+use crate::repository::{Found, Opener, SnapshotCheck, Which};
+use crate::restore::Decrypting;
 
 /// What `backup verify` was asked.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     pub snapshot: Option<String>,
     pub all: bool,
-    /// Read every byte back (and decrypt encrypted snapshots when `identity` is given).
+    /// Read every byte back (and open encrypted snapshots when `identity` is given).
     pub read: bool,
     pub identity: Option<IdentitySource>,
 }
 
 pub async fn verify(cfg: &Config, name: &str, opts: &VerifyOptions) -> Result<i32, CliError> {
     let j = job(cfg, name)?;
-    let remote: std::sync::Arc<dyn Remote> =
-        std::sync::Arc::new(RetryReads(remote::open(&j.remote).await?));
-    let repo = Repository::new(remote.clone(), &j.remote.path, &j.name);
-    let result = check(&repo, opts, &mut Report::default()).await;
-    remote.close().await;
-    let bad = result?;
+    let (all, read) = (opts.all, opts.read);
+    let which = match (all, opts.snapshot.as_deref()) {
+        (true, _) => Which::All,
+        (false, Some(id)) if id != "latest" => Which::One(id),
+        _ => Which::Latest,
+    };
+    let started = Utc::now();
+    let mut report = Report {
+        job: name.to_string(),
+        ..Report::default()
+    };
+    let opener = opts.identity.clone().map(Decrypting::new);
+    let opener = opener.as_ref().map(|o| o as &dyn Opener);
+    let result = job_verify::audit(j, which, read, opener, &mut |f| report.found(f)).await;
+    if !matches!(which, Which::One(_)) {
+        let record = job_verify::report(name, false, all, started, &result);
+        match state::record_verify(&cfg.agent.state_dir, &record) {
+            Ok(()) => metrics::refresh(cfg, &cfg.agent.state_dir),
+            Err(e) => tracing::warn!("could not update the state file: {e}"),
+        }
+    }
+    if let Some(e) = report.error {
+        return Err(e);
+    }
+    let bad = result?.problems;
     if bad.is_empty() {
         return Ok(0);
     }
@@ -45,135 +66,58 @@ pub async fn verify(cfg: &Config, name: &str, opts: &VerifyOptions) -> Result<i3
     ))
 }
 
-/// Every problem found, each prefixed with its snapshot.
-async fn check(
-    repo: &Repository,
-    opts: &VerifyOptions,
-    out: &mut Report,
-) -> Result<Vec<String>, CliError> {
-    let mut bad = Vec::new();
-    let snapshots = match (opts.all, opts.snapshot.as_deref()) {
-        (true, _) => {
-            let listing = repo.listing().await?;
-            out.damaged(&listing.damaged, &mut bad)?;
-            listing.snapshots
-        }
-        (false, Some(id)) if id != "latest" => vec![repo.resolve(id).await?],
-        // The newest snapshot is what `latest` would restore: if it is damaged, that is the
-        // finding, whatever an older one says.
-        (false, _) => {
-            let newest = repo.resolve("latest").await?;
-            let listing = repo.listing().await?;
-            let newer: Vec<_> = listing
-                .damaged
-                .into_iter()
-                .filter(|d| d.id > newest.id)
-                .collect();
-            out.damaged(&newer, &mut bad)?;
-            vec![newest]
-        }
-    };
-    if snapshots.is_empty() && bad.is_empty() {
-        out.line(&format!(
-            "no snapshots of job {} on {}",
-            repo.job(),
-            repo.describe()
-        ))?;
-    }
-    let mut ids = None;
-    for s in &snapshots {
-        let check = if opts.read && s.manifest.is_encrypted() && opts.identity.is_some() {
-            if ids.is_none() {
-                ids = identities_for(&s.manifest, opts.identity.as_ref(), repo.job()).await?;
-            }
-            let mut check = repo.check_by(s, VerifyMode::Size).await?;
-            if let Some(ids) = &ids {
-                let dir = repo.dir().snapshot(s.id);
-                prove_decrypts(
-                    repo.remote().as_ref(),
-                    &dir,
-                    &s.manifest,
-                    ids.clone(),
-                    &mut check,
-                )
-                .await?;
-            }
-            check
-        } else {
-            repo.check(s, opts.read).await?
-        };
-        out.check(&check)?;
-        if opts.read && s.manifest.is_encrypted() && opts.identity.is_none() {
-            out.line("  encrypted: checksums match; not decrypted (give --identity to prove the key opens it)")?;
-        }
-        if !check.is_ok() {
-            bad.extend(
-                check
-                    .problems
-                    .iter()
-                    .chain(check.files.iter().filter_map(|f| f.problem.as_ref()))
-                    .map(|p| format!("{}/{p}", check.id)),
-            );
-        }
-    }
-    Ok(bad)
-}
-
 /// The report on stdout, until its reader goes away.
 #[derive(Default)]
 struct Report {
+    job: String,
     gone: bool,
+    /// stdout failed for another reason than its reader leaving: the command fails with it.
+    error: Option<CliError>,
 }
 
 impl Report {
-    fn line(&mut self, text: &str) -> Result<(), CliError> {
+    fn found(&mut self, f: Found<'_>) {
+        let text = match f {
+            Found::Nothing(remote) => format!("no snapshots of job {} on {remote}", self.job),
+            Found::Damaged(d) => format!("snapshot {}\n  FAIL  {}\n  DAMAGED", d.id, d.problem),
+            Found::Checked(c) => check_lines(c),
+        };
+        self.line(&text);
+    }
+
+    fn line(&mut self, text: &str) {
         if self.gone {
-            return Ok(());
+            return;
         }
         match print_line(text) {
-            Err(CliError::Silent(_)) => {
+            Ok(()) => {}
+            Err(CliError::Silent(_)) => self.gone = true,
+            Err(e) => {
                 self.gone = true;
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    fn damaged(
-        &mut self,
-        damaged: &[crate::repository::Damaged],
-        bad: &mut Vec<String>,
-    ) -> Result<(), CliError> {
-        for d in damaged {
-            self.line(&format!(
-                "snapshot {}\n  FAIL  {}\n  DAMAGED",
-                d.id, d.problem
-            ))?;
-            bad.push(format!("{}: {}", d.id, d.problem));
-        }
-        Ok(())
-    }
-
-    fn check(&mut self, c: &SnapshotCheck) -> Result<(), CliError> {
-        self.line(&format!("snapshot {}", c.id))?;
-        for p in &c.problems {
-            self.line(&format!("  FAIL  {p}"))?;
-        }
-        for f in &c.files {
-            match &f.problem {
-                None => self.line(&format!(
-                    "  ok    {:<24} {:>10}",
-                    f.name,
-                    report_bytes(f.size)
-                ))?,
-                Some(p) => self.line(&format!("  FAIL  {p}"))?,
+                self.error = Some(e);
             }
         }
-        self.line(&format!(
-            "  {} ({} file(s), hashed by {})",
-            if c.is_ok() { "intact" } else { "DAMAGED" },
-            c.files.len(),
-            c.method
-        ))
     }
+}
+
+fn check_lines(c: &SnapshotCheck) -> String {
+    let mut lines = vec![format!("snapshot {}", c.id)];
+    lines.extend(c.problems.iter().map(|p| format!("  FAIL  {p}")));
+    lines.extend(c.files.iter().map(|f| match &f.problem {
+        None => format!("  ok    {:<24} {:>10}", f.name, report_bytes(f.size)),
+        Some(p) => format!("  FAIL  {p}"),
+    }));
+    lines.push(format!(
+        "  {} ({} file(s), hashed by {})",
+        if c.is_ok() { "intact" } else { "DAMAGED" },
+        c.files.len(),
+        c.method
+    ));
+    if c.encrypted && c.method == "readback" {
+        lines.push(
+            "  encrypted: checksums match; not decrypted (give --identity to prove the key opens it)"
+                .into(),
+        );
+    }
+    lines.join("\n")
 }

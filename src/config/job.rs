@@ -73,6 +73,7 @@ pub(super) fn resolve_job(
             sources.push(Source {
                 path: s.get_ref().clone(),
                 optional,
+                at: Place::of(p, s.span()),
             });
         }
     }
@@ -127,13 +128,18 @@ pub(super) fn resolve_job(
             env: cv.env.clone(),
             cwd: cv.cwd.clone(),
             timeout: cv.timeout.map(|t| t.get()),
+            at: Place::of(p, c.span()),
         });
     }
+    let (hooks, hooks_at) = match &jv.hooks {
+        Some(h) => (h.get_ref().clone(), Place::of(p, h.span())),
+        None => (model::Hooks::default(), Place::of(p, j.span())),
+    };
     for (hook, argv) in [
-        ("before", &jv.hooks.before),
-        ("after", &jv.hooks.after),
-        ("on_failure", &jv.hooks.on_failure),
-        ("finally", &jv.hooks.finally),
+        ("before", &hooks.before),
+        ("after", &hooks.after),
+        ("on_failure", &hooks.on_failure),
+        ("finally", &hooks.finally),
     ] {
         if argv
             .as_ref()
@@ -165,22 +171,27 @@ pub(super) fn resolve_job(
         ))
         .with_key(key("compression.level")));
     }
-    let schedule = jv
-        .schedule
-        .as_ref()
-        .map(|s| {
-            Schedule::parse(s.get_ref(), timezone).map_err(|e| {
-                err(p, s, key("schedule"), e.to_string()).with_hint(
-                    "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly",
-                )
+    let cron = |field: &Option<Spanned<String>>, name: &str| {
+        field
+            .as_ref()
+            .map(|s| {
+                Schedule::parse(s.get_ref(), timezone).map_err(|e| {
+                    err(p, s, key(name), e.to_string()).with_hint(
+                        "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"; or @daily, @hourly",
+                    )
+                })
             })
-        })
-        .transpose()?;
+            .transpose()
+    };
+    let schedule = cron(&jv.schedule, "schedule")?;
+    let verify_schedule = cron(&jv.verify_schedule, "verify_schedule")?;
     Ok(JobConfig {
         name: name.to_string(),
         defined_in: p.path.clone(),
         remote,
         schedule,
+        verify_schedule,
+        verify_all: jv.verify_all,
         sources,
         exclude,
         verify: jv.verify,
@@ -190,7 +201,8 @@ pub(super) fn resolve_job(
         retry_attempts: jv.retry_attempts,
         retry_delay: jv.retry_delay.get(),
         commands,
-        hooks: jv.hooks.clone(),
+        hooks,
+        hooks_at,
         notify,
         compression: jv.compression,
         retention: jv.retention.clone(),

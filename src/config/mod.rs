@@ -17,6 +17,6 @@ pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
 pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
 pub use resolved::{
-    AgentConfig, CommandConfig, Config, EncryptionConfig, Exclude, HostKeyCheck, JobConfig,
+    AgentConfig, CommandConfig, Config, EncryptionConfig, Exclude, HostKeyCheck, JobConfig, Place,
     RemoteConfig, SftpConfig, Source, Transport,
 };

@@ -26,8 +26,8 @@ pub struct FileModel {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
-    #[serde(default = "default_state_dir")]
-    pub state_dir: PathBuf,
+    /// `None` = [`DEFAULT_STATE_DIR`]; spanned so `backup check` can point at it.
+    pub state_dir: Option<Spanned<PathBuf>>,
     /// IANA zone for schedules and retention buckets; `None` = the system's zone.
     pub timezone: Option<Spanned<String>>,
     #[serde(default = "default_max_concurrent")]
@@ -47,7 +47,7 @@ pub struct Agent {
 impl Default for Agent {
     fn default() -> Self {
         Agent {
-            state_dir: default_state_dir(),
+            state_dir: None,
             timezone: None,
             max_concurrent_jobs: default_max_concurrent(),
             shutdown_timeout: default_shutdown_timeout(),
@@ -80,10 +80,10 @@ pub struct Remote {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub user: Option<String>,
-    pub identity_file: Option<PathBuf>,
-    pub identity_passphrase_file: Option<PathBuf>,
+    pub identity_file: Option<Spanned<PathBuf>>,
+    pub identity_passphrase_file: Option<Spanned<PathBuf>>,
     /// OpenSSH known_hosts file; required unless `host_key_fingerprint` pins the key.
-    pub known_hosts: Option<PathBuf>,
+    pub known_hosts: Option<Spanned<PathBuf>>,
     /// `SHA256:...` as printed by `ssh-keygen -lf` or `backup host-key`.
     pub host_key_fingerprint: Option<Spanned<String>>,
     /// Base directory; snapshots go to `<path>/<job>/`. May hold `{host}`.
@@ -147,6 +147,11 @@ impl VerifyMode {
 pub struct Job {
     pub remote: Spanned<String>,
     pub schedule: Option<Spanned<String>>,
+    /// When the daemon verifies stored snapshots (cron, like `schedule`).
+    pub verify_schedule: Option<Spanned<String>>,
+    /// true: the scheduled verification checks every snapshot, not only the latest.
+    #[serde(default)]
+    pub verify_all: bool,
     #[serde(default)]
     pub sources: Vec<Spanned<PathBuf>>,
     /// Like `sources`, but a missing path is a warning instead of a failed run.
@@ -168,8 +173,8 @@ pub struct Job {
     pub retry_delay: HumanDuration,
     #[serde(default)]
     pub commands: Vec<Spanned<Command>>,
-    #[serde(default)]
-    pub hooks: Hooks,
+    /// Spanned so `backup check` can point at the table.
+    pub hooks: Option<Spanned<Hooks>>,
     pub notify: Option<Notify>,
     #[serde(default)]
     pub compression: Compression,
@@ -234,9 +239,8 @@ impl Default for Compression {
     }
 }
 
-fn default_state_dir() -> PathBuf {
-    PathBuf::from("/var/lib/backup-agent")
-}
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/backup-agent";
+
 fn default_max_concurrent() -> u32 {
     2
 }

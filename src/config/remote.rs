@@ -29,12 +29,21 @@ pub(super) fn resolve_remote(
             "path is empty; give the base directory for snapshots",
         ));
     }
+    if raw_path.starts_with('~') {
+        return Err(err(
+            p,
+            &rv.path,
+            key("path"),
+            format!("{raw_path:?} starts with `~`, which only a shell expands: the agent would use a directory literally named \"~\""),
+        )
+        .with_hint("write the full path as the account sees it, e.g. \"/home/backup/{host}\"; under sshd's ChrootDirectory the chroot is /"));
+    }
     if !raw_path.starts_with('/') {
         return Err(err(
             p,
             &rv.path,
             key("path"),
-            format!("{raw_path:?} is not an absolute path"),
+            format!("{raw_path:?} is not an absolute path: it would be resolved against the account's start directory, which the server may change"),
         )
         .with_hint("write the full path, e.g. \"/srv/backups/{host}\" (a chrooted SFTP account sees its chroot as /)"));
     }
@@ -70,7 +79,7 @@ pub(super) fn resolve_remote(
             }
             Transport::Local
         }
-        model::RemoteType::Sftp => Transport::Sftp(resolve_sftp(p, name, r)?),
+        model::RemoteType::Sftp => Transport::Sftp(Box::new(resolve_sftp(p, name, r)?)),
     };
     Ok(RemoteConfig {
         name: name.to_string(),
@@ -103,8 +112,13 @@ fn resolve_sftp(
         whole("missing identity_file".into())
             .with_hint("the private key this agent logs in with, e.g. /etc/backup-agent/id_ed25519")
     })?;
+    let host_key_at = match (&rv.known_hosts, &rv.host_key_fingerprint) {
+        (Some(k), _) => Place::of(p, k.span()),
+        (None, Some(f)) => Place::of(p, f.span()),
+        (None, None) => Place::of(p, r.span()),
+    };
     let host_key = match (&rv.known_hosts, &rv.host_key_fingerprint) {
-        (Some(k), None) => HostKeyCheck::KnownHosts(k.clone()),
+        (Some(k), None) => HostKeyCheck::KnownHosts(k.get_ref().clone()),
         (None, Some(f)) => {
             let fp = f.get_ref().trim();
             if !fp.starts_with("SHA256:") || fp.len() < 20 {
@@ -150,9 +164,14 @@ fn resolve_sftp(
         host,
         port: rv.port.unwrap_or(22),
         user,
-        identity_file,
-        identity_passphrase_file: rv.identity_passphrase_file.clone(),
+        identity_file_at: Place::of(p, identity_file.span()),
+        identity_file: identity_file.into_inner(),
+        identity_passphrase_file: rv
+            .identity_passphrase_file
+            .as_ref()
+            .map(|f| (f.get_ref().clone(), Place::of(p, f.span()))),
         host_key,
+        host_key_at,
         connect_timeout: rv
             .connect_timeout
             .map_or(std::time::Duration::from_secs(30), |d| d.get()),

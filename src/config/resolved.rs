@@ -31,9 +31,43 @@ impl Config {
     }
 }
 
+/// Where a setting is written, for messages that send the operator to it: `file:line`, or
+/// only the file when the setting is not written (its default applies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl Place {
+    pub(super) fn of(p: &super::load::Parsed, span: std::ops::Range<usize>) -> Place {
+        Place {
+            file: p.path.clone(),
+            line: Some(super::error::line_col(&p.text, span.start).0),
+        }
+    }
+
+    pub(super) fn unset(file: &Path) -> Place {
+        Place {
+            file: file.to_path_buf(),
+            line: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.file.display()),
+            None => write!(f, "{} (not set: the default)", self.file.display()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub state_dir: PathBuf,
+    pub state_dir_at: Place,
     pub timezone: Tz,
     pub max_concurrent_jobs: usize,
     pub shutdown_timeout: Duration,
@@ -62,7 +96,7 @@ pub struct RemoteConfig {
 
 #[derive(Debug, Clone)]
 pub enum Transport {
-    Sftp(SftpConfig),
+    Sftp(Box<SftpConfig>),
     /// A directory on this machine.
     Local,
 }
@@ -75,8 +109,11 @@ pub struct SftpConfig {
     pub port: u16,
     pub user: String,
     pub identity_file: PathBuf,
-    pub identity_passphrase_file: Option<PathBuf>,
+    pub identity_file_at: Place,
+    pub identity_passphrase_file: Option<(PathBuf, Place)>,
     pub host_key: HostKeyCheck,
+    /// Where `known_hosts` or `host_key_fingerprint` is set.
+    pub host_key_at: Place,
     pub connect_timeout: Duration,
     pub channels: usize,
     pub requests_in_flight: usize,
@@ -100,7 +137,7 @@ impl RemoteConfig {
 
     pub fn sftp(&self) -> Option<&SftpConfig> {
         match &self.transport {
-            Transport::Sftp(s) => Some(s),
+            Transport::Sftp(s) => Some(s.as_ref()),
             Transport::Local => None,
         }
     }
@@ -110,6 +147,7 @@ impl RemoteConfig {
 pub struct Source {
     pub path: PathBuf,
     pub optional: bool,
+    pub at: Place,
 }
 
 /// Exclude patterns: one with a `/` matches the whole path, one without matches the base name.
@@ -138,6 +176,7 @@ pub struct CommandConfig {
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
     pub timeout: Option<Duration>,
+    pub at: Place,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +187,9 @@ pub struct JobConfig {
     pub remote: Arc<RemoteConfig>,
     /// Parsed at load time in `agent.timezone`; `None` = on demand only.
     pub schedule: Option<Schedule>,
+    /// When the daemon runs `backup verify` of this job; same rules as `schedule`.
+    pub verify_schedule: Option<Schedule>,
+    pub verify_all: bool,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
     pub verify: VerifyMode,
@@ -158,6 +200,8 @@ pub struct JobConfig {
     pub retry_delay: Duration,
     pub commands: Vec<CommandConfig>,
     pub hooks: Hooks,
+    /// The `hooks` table, or the job's when it has none.
+    pub hooks_at: Place,
     /// The job's own `[notify]`, else `[agent.notify]`.
     pub notify: Option<Notify>,
     pub compression: Compression,

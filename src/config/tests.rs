@@ -94,3 +94,33 @@ fn bad_retention_value_or_key_names_the_line_and_key() {
     let e = load_text("[jobs.db.retention]\nkeep_last = -1\n").unwrap_err();
     assert_eq!(e.key.as_deref(), Some("jobs.db.retention.keep_last"), "{e}");
 }
+
+#[test]
+fn settings_keep_the_line_they_are_written_on() {
+    let cfg = load_text(
+        "[[jobs.db.commands]]\nname = \"a.sql\"\nrun = [\"true\"]\n[jobs.db.hooks]\nbefore = [\"true\"]\n",
+    )
+    .unwrap();
+    let r = cfg.remotes["r"].sftp().unwrap();
+    assert_eq!(r.identity_file_at.line, Some(6));
+    assert_eq!(r.host_key_at.line, Some(7));
+    let j = &cfg.jobs["db"];
+    assert_eq!(j.sources[0].at.line, Some(11));
+    assert_eq!(j.commands[0].at.line, Some(12));
+    assert_eq!(j.hooks_at.line, Some(15));
+    assert!(j.sources[0].at.to_string().ends_with("config.toml:11"));
+    assert_eq!(cfg.agent.state_dir_at.line, None);
+}
+
+#[test]
+fn home_relative_remote_paths_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, HEAD.replace("path = \"/b\"", "path = \"~/b\"")).unwrap();
+    let e = load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("config.toml:8:8") && e.contains("only a shell expands"),
+        "{e}"
+    );
+    assert!(e.contains("ChrootDirectory"), "{e}");
+}

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::error::ConfigError;
 use super::job::resolve_job;
 use super::load::Parsed;
-use super::model::Agent;
+use super::model::{Agent, DEFAULT_STATE_DIR};
 use super::remote::resolve_remote;
 use super::resolved::*;
 
@@ -138,12 +138,17 @@ pub(super) fn resolve_agent(p: &Parsed, a: &Agent) -> Result<AgentConfig, Config
                 .with_key("agent.max_concurrent_jobs"),
         );
     }
+    let (state_dir, state_dir_at) = match &a.state_dir {
+        Some(s) => (s.get_ref().clone(), Place::of(p, s.span())),
+        None => (PathBuf::from(DEFAULT_STATE_DIR), Place::unset(&p.path)),
+    };
     Ok(AgentConfig {
         metrics_file: a
             .metrics_file
             .clone()
-            .unwrap_or_else(|| a.state_dir.join("metrics.prom")),
-        state_dir: a.state_dir.clone(),
+            .unwrap_or_else(|| state_dir.join("metrics.prom")),
+        state_dir,
+        state_dir_at,
         timezone,
         max_concurrent_jobs: a.max_concurrent_jobs as usize,
         shutdown_timeout: a.shutdown_timeout.get(),

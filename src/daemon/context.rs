@@ -1,8 +1,10 @@
-//! What every job timer shares: the runner, the clock, the concurrency slots, the state file,
-//! the status board, and the two stop signals (stop starting runs; cancel running ones).
+//! What every job timer shares: the runner, the clock, the concurrency slots, each job's turn
+//! (a run and a verification of one job never overlap), the state file, the status board, and
+//! the two stop signals (stop starting runs; cancel running ones).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, watch};
 
@@ -15,6 +17,8 @@ pub struct Shared<R, C> {
     pub clock: C,
     /// `max_concurrent_jobs` permits.
     pub slots: Arc<Semaphore>,
+    /// Per job: held by its run or its verification.
+    pub turns: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Fixed at start-up: moving the state under a running daemon would split its history.
     pub state_dir: PathBuf,
     pub board: Board,
@@ -39,6 +43,13 @@ impl<R: Runner, C: Clock> Shared<R, C> {
     pub async fn cancelled(&self) {
         let mut rx = self.cancel.clone();
         let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// The job's turn, to lock before taking a slot.
+    pub fn gate(&self, job: &str) -> Arc<tokio::sync::Mutex<()>> {
+        // Poisoning cannot leave the map inconsistent (an insert is the only change).
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(job.to_string()).or_default().clone()
     }
 
     /// State-file writes are logged, never fatal: a full disk must not stop backups.

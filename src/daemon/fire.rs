@@ -88,6 +88,21 @@ async fn run_in_slot<R: Runner, C: Clock>(
     config: &Arc<Config>,
     name: &str,
 ) -> Option<(crate::outcome::RunReport, Option<JobError>)> {
+    // The job's turn before a slot: a run waiting for its own verification holds no slot.
+    let gate = sh.gate(name);
+    let _turn = match gate.clone().try_lock_owned() {
+        Ok(t) => t,
+        Err(_) => {
+            tracing::info!(
+                job = name,
+                "waiting for the verification of this job to finish"
+            );
+            tokio::select! {
+                t = gate.lock_owned() => t,
+                () = sh.stopped() => return None,
+            }
+        }
+    };
     let permit = match sh.slots.clone().try_acquire_owned() {
         Ok(p) => p,
         Err(_) => {

@@ -3,6 +3,8 @@
 //! - [`supervisor`]: the main loop (start-up catch-up, reload, shutdown, watchdog);
 //! - [`timer`]: one task per job, sleeping until its next scheduled time;
 //! - [`fire`]: one scheduled run (jitter, concurrency slot, retries, state file);
+//! - [`verify`]: a job's `verify_schedule`; [`heartbeat`]: the once-a-minute sign of life;
+//! - [`instance`]: one daemon per `state_dir`;
 //! - [`catchup`]: the pure start-up rules; [`clock`]: injectable wall time;
 //! - [`runner`]: the seam between the scheduler and `job::run`;
 //! - [`board`]: systemd notifications; [`signals`]: SIGHUP/SIGTERM/SIGINT;
@@ -13,6 +15,8 @@ pub mod catchup;
 pub mod clock;
 mod context;
 mod fire;
+mod heartbeat;
+pub mod instance;
 mod metrics_http;
 pub mod runner;
 mod signals;
@@ -20,6 +24,7 @@ pub mod supervisor;
 #[cfg(test)]
 mod tests;
 mod timer;
+mod verify;
 
 use std::path::Path;
 

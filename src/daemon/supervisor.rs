@@ -1,5 +1,5 @@
 //! The daemon's main loop: start a timer per job (with catch-up), then wait on the control
-//! channel (reload, shutdown) and the watchdog side by side; on shutdown, let running jobs
+//! channel (reload, shutdown), the watchdog and the heartbeat side by side; on shutdown, let running jobs
 //! finish up to `shutdown_timeout`, then cancel them.
 
 use std::collections::BTreeSet;
@@ -13,9 +13,11 @@ use super::board::{self, Board};
 use super::catchup;
 use super::clock::Clock;
 use super::context::Shared;
+use super::heartbeat;
 use super::metrics_http;
 use super::runner::Runner;
 use super::timer;
+use super::verify;
 use crate::config::{Config, ConfigError};
 use crate::report::{metrics, state};
 
@@ -44,6 +46,7 @@ pub async fn serve<R: Runner, C: Clock>(
         runner,
         clock,
         slots: Arc::new(Semaphore::new(max_jobs)),
+        turns: Default::default(),
         state_dir: config.agent.state_dir.clone(),
         board: Board::default(),
         stopping,
@@ -62,11 +65,12 @@ pub async fn serve<R: Runner, C: Clock>(
     let mut live = BTreeSet::new();
     for (name, catch_up) in plans {
         live.insert(name.clone());
-        timers.spawn(timer::run(sh.clone(), name, config_rx.clone(), catch_up));
+        timers.spawn(job_task(sh.clone(), name, config_rx.clone(), catch_up));
     }
     tracing::info!("daemon started with {} job(s)", live.len());
     board::ready();
     let mut watchdog = board::watchdog_interval().map(tokio::time::interval);
+    let mut pulse = heartbeat::interval();
     loop {
         tokio::select! {
             msg = control.recv() => match msg {
@@ -76,7 +80,7 @@ pub async fn serve<R: Runner, C: Clock>(
                     sh.board.set_timezone(new.agent.timezone);
                     for name in new.jobs.keys().filter(|n| !live.contains(*n)).cloned().collect::<Vec<_>>() {
                         live.insert(name.clone());
-                        timers.spawn(timer::run(sh.clone(), name, config_rx.clone(), None));
+                        timers.spawn(job_task(sh.clone(), name, config_rx.clone(), None));
                     }
                     metrics::refresh(&new, &sh.state_dir);
                     let _ = config_tx.send(Arc::new(new));
@@ -90,6 +94,7 @@ pub async fn serve<R: Runner, C: Clock>(
                 live = config_tx.borrow().jobs.keys().filter(|n| live.contains(*n)).cloned().collect();
             }
             _ = tick(&mut watchdog) => board::watchdog(),
+            _ = pulse.tick() => heartbeat::beat(&sh, &config_tx.borrow()),
         }
     }
     board::stopping();
@@ -99,8 +104,9 @@ pub async fn serve<R: Runner, C: Clock>(
         humantime::format_duration(timeout)
     );
     let _ = stop_tx.send(true);
+    let beat = || heartbeat::beat(&sh, &config_tx.borrow());
     let drained = tokio::select! {
-        r = tokio::time::timeout(timeout, drain(&mut timers, &mut watchdog)) => r.is_ok(),
+        r = tokio::time::timeout(timeout, drain(&mut timers, &mut watchdog, &mut pulse, &beat)) => r.is_ok(),
         _ = control.recv() => {
             tracing::warn!("second stop signal: cancelling running jobs now");
             false
@@ -109,9 +115,12 @@ pub async fn serve<R: Runner, C: Clock>(
     if !drained {
         tracing::warn!("cancelling the jobs still running");
         let _ = cancel_tx.send(true);
-        if tokio::time::timeout(CANCEL_GRACE, drain(&mut timers, &mut watchdog))
-            .await
-            .is_err()
+        if tokio::time::timeout(
+            CANCEL_GRACE,
+            drain(&mut timers, &mut watchdog, &mut pulse, &beat),
+        )
+        .await
+        .is_err()
         {
             timers.abort_all();
         }
@@ -120,6 +129,19 @@ pub async fn serve<R: Runner, C: Clock>(
         server.abort();
     }
     tracing::info!("daemon stopped");
+}
+
+/// A job's schedule and its verify_schedule; ends when the job leaves the config.
+async fn job_task<R: Runner, C: Clock>(
+    sh: Arc<Shared<R, C>>,
+    name: String,
+    config: watch::Receiver<Arc<Config>>,
+    catch_up: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    tokio::join!(
+        timer::run(sh.clone(), name.clone(), config.clone(), catch_up),
+        verify::run(sh, name, config),
+    );
 }
 
 /// Catch-up decisions for every job, and the state file updated to match.
@@ -192,11 +214,19 @@ fn resize(slots: &Arc<Semaphore>, current: &mut usize, wanted: usize) {
     *current = wanted;
 }
 
-async fn drain(timers: &mut JoinSet<()>, watchdog: &mut Option<tokio::time::Interval>) {
+/// Waits for every timer to end, still answering the watchdog and beating: a long shutdown is
+/// not a dead daemon.
+async fn drain(
+    timers: &mut JoinSet<()>,
+    watchdog: &mut Option<tokio::time::Interval>,
+    pulse: &mut tokio::time::Interval,
+    beat: &impl Fn(),
+) {
     loop {
         tokio::select! {
             r = timers.join_next() => if r.is_none() { return },
             _ = tick(watchdog) => board::watchdog(),
+            _ = pulse.tick() => beat(),
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The scheduler on tokio's paused clock, with a fake runner: no real waiting, no network.
 //! Here: the harness and when runs fire; `recovery.rs`: retries, locks, catch-up, shutdown,
-//! reload.
+//! reload; `verify.rs`: verify_schedule and the heartbeat.
 // Test-only: the parent declares this module under #[cfg(test)].
 
 mod recovery;
+mod verify;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,18 +18,24 @@ use super::runner::{self, Runner};
 use super::supervisor::{Control, serve};
 use crate::config::{self, Config};
 use crate::job::JobError;
-use crate::outcome::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport, VerifyReport};
 use crate::report::state;
 
 /// (job, start, end) of every run.
 type Calls = Arc<Mutex<Vec<(String, DateTime<Utc>, DateTime<Utc>)>>>;
 
-/// Records every call; each run lasts `run_for` and fails with `errors[i]` on call i.
+/// How long each fake verification takes.
+pub(super) const VERIFY_FOR: Duration = Duration::from_secs(180);
+
+/// Records every call; each run lasts `run_for` and fails with `errors[i]` on call i; each
+/// verification lasts [`VERIFY_FOR`] and finds a problem while `verify_fails` is set.
 struct Fake {
     clock: TokioClock,
     run_for: Duration,
     calls: Calls,
     errors: Mutex<Vec<Option<JobError>>>,
+    verifies: Calls,
+    verify_fails: Arc<AtomicBool>,
 }
 
 impl Runner for Fake {
@@ -50,12 +58,39 @@ impl Runner for Fake {
             }
         }
     }
+
+    async fn verify(&self, _config: Arc<Config>, name: String) -> VerifyReport {
+        let start = self.clock.now();
+        tokio::time::sleep(VERIFY_FOR).await;
+        let end = self.clock.now();
+        self.verifies
+            .lock()
+            .unwrap()
+            .push((name.clone(), start, end));
+        let fails = self.verify_fails.load(Ordering::SeqCst);
+        VerifyReport {
+            job: name,
+            scheduled: true,
+            started_at: start,
+            finished_at: end,
+            all: false,
+            snapshots: vec!["20260301T000000Z".into()],
+            problems: if fails {
+                vec!["20260301T000000Z/files.tar: 3 bytes on the server, 9 recorded".into()]
+            } else {
+                Vec::new()
+            },
+            error: None,
+        }
+    }
 }
 
 pub(super) struct World {
     pub(super) _dir: tempfile::TempDir,
     pub(super) config: Config,
     pub(super) calls: Calls,
+    pub(super) verifies: Calls,
+    pub(super) verify_fails: Arc<AtomicBool>,
     pub(super) control: mpsc::Sender<Control>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -89,11 +124,15 @@ pub(super) fn start(
     let config = write_config(dir.path(), agent, jobs);
     prepare(&config.agent.state_dir);
     let calls = Arc::new(Mutex::new(Vec::new()));
+    let verifies = Arc::new(Mutex::new(Vec::new()));
+    let verify_fails = Arc::new(AtomicBool::new(false));
     let fake = Fake {
         clock: TokioClock::starting_at(start),
         run_for,
         calls: calls.clone(),
         errors: Mutex::new(errors),
+        verifies: verifies.clone(),
+        verify_fails: verify_fails.clone(),
     };
     let (tx, rx) = mpsc::channel(4);
     let path = dir.path().join("config.toml");
@@ -108,6 +147,8 @@ pub(super) fn start(
         _dir: dir,
         config,
         calls,
+        verifies,
+        verify_fails,
         control: tx,
         task,
     }

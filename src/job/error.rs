@@ -30,6 +30,9 @@ pub enum JobError {
     Timeout(Duration),
     #[error("{0}")]
     Local(String),
+    /// `verify = "remote-hash"` on an account that cannot hash: found before the upload.
+    #[error("{message}")]
+    CannotHash { message: String, hint: String },
 }
 
 impl JobError {
@@ -50,6 +53,7 @@ impl JobError {
             JobError::Repository(e) => e.hint(),
             JobError::Hook(_) => Some("fix the hook or what it checks, then run the job again".into()),
             JobError::Locked(_) => Some("wait for it to finish, or use --wait".into()),
+            JobError::CannotHash { hint, .. } => Some(hint.clone()),
             JobError::Verify(_) => Some(
                 "what landed on the server is not what was sent: check the server's disk, then run the job again".into(),
             ),

@@ -1,6 +1,8 @@
 //! One lock per job in `state_dir/locks/`, shared by the daemon, `backup run` and
-//! `backup prune`, so a job never overlaps itself. flock releases the lock when its process
-//! dies, so a lock file whose holder is gone is simply taken over (with a warning).
+//! `backup prune`, so a job never overlaps itself; and the flock-with-holder-file mechanism
+//! itself, which the daemon's one-per-state_dir lock (`daemon::instance`) uses too. flock
+//! releases the lock when its process dies, so a lock file whose holder is gone is simply
+//! taken over (with a warning).
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -10,8 +12,14 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::report::files::adopt_owner;
 
+/// A held lock file; its content names the holder (`pid=... since=... cmd=...`).
+pub struct HeldFile {
+    lock: Flock<File>,
+    pub path: PathBuf,
+}
+
 pub struct JobLock {
-    _lock: Flock<File>,
+    _held: HeldFile,
     pub path: PathBuf,
 }
 
@@ -26,10 +34,9 @@ fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
     state_dir.join("locks").join(format!("{job}.lock"))
 }
 
-/// Who holds the job's lock now, if anyone (for `backup status`).
-pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
-    let path = lock_path(state_dir, job);
-    let file = File::open(&path).ok()?;
+/// Who holds the lock file at `path` now (its content), if anyone.
+pub fn holder_of(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
     match Flock::lock(file, FlockArg::LockSharedNonblock) {
         Ok(_) => None,
         Err((mut f, _)) => {
@@ -40,8 +47,20 @@ pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
     }
 }
 
-pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {
-    let path = lock_path(state_dir, job);
+/// Who holds the job's lock now, if anyone (for `backup status`).
+pub fn holder(state_dir: &Path, job: &str) -> Option<String> {
+    holder_of(&lock_path(state_dir, job))
+}
+
+/// One `key=value` word of a holder text (`pid`, `since`, `cmd`).
+pub fn holder_field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Takes the exclusive flock on `path` (created as needed, owned like `state_dir`) and writes
+/// this process into it. `Err(Held(holder text))` when another live process has it.
+pub fn lock_file(path: &Path, state_dir: &Path, wait: bool) -> Result<HeldFile, LockError> {
     // fs-err's errors name the path and the operation.
     let io = |e: std::io::Error| LockError::Io(e.to_string());
     if let Some(dir) = path.parent() {
@@ -53,10 +72,10 @@ pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockE
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
+        .open(path)
         .map_err(io)?
         .into_file();
-    adopt_owner(&path, state_dir);
+    adopt_owner(path, state_dir);
     let arg = if wait {
         FlockArg::LockExclusive
     } else {
@@ -67,27 +86,20 @@ pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockE
         Err((mut f, _)) => {
             let mut s = String::new();
             let _ = f.read_to_string(&mut s);
-            return Err(LockError::Held(format!(
-                "job {job} is already running ({}); lock file {}",
-                if s.trim().is_empty() {
-                    "holder unknown".to_string()
-                } else {
-                    s.trim().to_string()
-                },
-                path.display()
-            )));
+            let s = s.trim();
+            return Err(LockError::Held(if s.is_empty() {
+                "holder unknown".to_string()
+            } else {
+                s.to_string()
+            }));
         }
     };
     let mut previous = String::new();
     let _ = lock.read_to_string(&mut previous);
-    if let Some(pid) = previous
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("pid="))
-        .and_then(|p| p.parse::<i32>().ok())
+    if let Some(pid) = holder_field(&previous, "pid").and_then(|p| p.parse::<i32>().ok())
         && pid as u32 != std::process::id()
     {
         tracing::warn!(
-            job,
             "taking over the lock left by pid {pid}, which is gone ({})",
             path.display()
         );
@@ -105,12 +117,27 @@ pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockE
         f.flush()
     };
     write(&mut lock).map_err(io)?;
-    Ok(JobLock { _lock: lock, path })
+    Ok(HeldFile {
+        lock,
+        path: path.to_path_buf(),
+    })
 }
 
-impl Drop for JobLock {
+pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockError> {
+    let path = lock_path(state_dir, job);
+    let held = lock_file(&path, state_dir, wait).map_err(|e| match e {
+        LockError::Held(who) => LockError::Held(format!(
+            "job {job} is already running ({who}); lock file {}",
+            path.display()
+        )),
+        e => e,
+    })?;
+    Ok(JobLock { _held: held, path })
+}
+
+impl Drop for HeldFile {
     fn drop(&mut self) {
         // An empty file after a clean release: only a crashed holder leaves its pid behind.
-        let _ = self._lock.set_len(0);
+        let _ = self.lock.set_len(0);
     }
 }

@@ -1,6 +1,6 @@
 //! One run of a job, end to end: the local lock, hooks, connect, the history's lock and owner
 //! check, stream every source into a new snapshot of the repository, verify what landed,
-//! commit it, then apply retention.
+//! commit it, then apply retention; and a verification of what is stored (`verify`).
 
 mod dry_run;
 mod error;
@@ -12,6 +12,7 @@ pub mod prune;
 mod record;
 mod run;
 mod streams;
+pub mod verify;
 
 pub use error::JobError;
 pub use observed::run_observed;

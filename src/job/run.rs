@@ -12,10 +12,10 @@ use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams;
-use crate::config::{Config, JobConfig};
+use crate::config::{Config, JobConfig, VerifyMode};
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::{self, Counted, Progressed, Remote};
-use crate::repository::{Owner, Pending, Repository, verify::check_files};
+use crate::repository::{HashSupport, Owner, Pending, Repository, probe_hash, verify::check_files};
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -114,7 +114,10 @@ async fn attempt(
     let result = match repo.lock_for_write(&me, opts.take_over).await {
         Err(e) => Err(e.into()),
         Ok(held) => {
-            let result = write_snapshot(config, job, &repo, &me, counted, opts, report).await;
+            let result = match require_remote_hash(job, &repo).await {
+                Ok(()) => write_snapshot(config, job, &repo, &me, counted, opts, report).await,
+                Err(e) => Err(e),
+            };
             // A lost connection cannot release the lock; it expires (see repository/lock.rs).
             let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
             result
@@ -154,6 +157,28 @@ async fn write_snapshot(
         Err(_) => repo.abandon(&pending).await,
     }
     result
+}
+
+/// `verify = "remote-hash"` on an account that cannot hash would fail only after the whole
+/// upload: ask the server first.
+async fn require_remote_hash(job: &JobConfig, repo: &Repository) -> Result<(), JobError> {
+    if job.verify != VerifyMode::RemoteHash {
+        return Ok(());
+    }
+    match probe_hash(repo.remote().as_ref(), repo.dir().path()).await? {
+        HashSupport::Works => Ok(()),
+        HashSupport::Unsupported(why) => Err(JobError::CannotHash {
+            message: format!(
+                "verify = \"remote-hash\", but {} cannot hash files on the server ({why}); nothing was uploaded",
+                job.remote.display_addr()
+            ),
+            hint: format!(
+                "set verify = \"auto\" (it reads the files back instead) or \"readback\" for job {} in {}, or allow this account to run sha256sum on the server",
+                job.name,
+                job.defined_in.display()
+            ),
+        }),
+    }
 }
 
 /// Required sources that do not exist fail the run before anything is sent.

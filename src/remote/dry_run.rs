@@ -116,6 +116,10 @@ impl Remote for DryRun {
         self.inner.sha256(&real).await
     }
 
+    async fn start_dir(&self) -> Option<String> {
+        self.inner.start_dir().await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -67,6 +67,12 @@ pub enum RemoteError {
         path: String,
         message: String,
     },
+    /// An error with a hint that only its caller could give (it asked the server more).
+    #[error("{error}")]
+    Hinted {
+        error: Box<RemoteError>,
+        hint: String,
+    },
 }
 
 impl RemoteError {
@@ -79,6 +85,14 @@ impl RemoteError {
         }
     }
 
+    /// This error, with `hint` in place of its own.
+    pub fn with_hint(self, hint: String) -> Self {
+        RemoteError::Hinted {
+            error: Box::new(self),
+            hint,
+        }
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             RemoteError::Connect { .. } => ErrorKind::Transient,
@@ -86,6 +100,7 @@ impl RemoteError {
             | RemoteError::Auth { .. }
             | RemoteError::Identity { .. } => ErrorKind::PermissionDenied,
             RemoteError::Op { kind, .. } => *kind,
+            RemoteError::Hinted { error, .. } => error.kind(),
         }
     }
 
@@ -96,13 +111,7 @@ impl RemoteError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            RemoteError::Op {
-                kind: ErrorKind::NotFound,
-                ..
-            }
-        )
+        self.kind() == ErrorKind::NotFound
     }
 
     /// What the operator can do about it, printed once by `main` as `hint: ...`.
@@ -111,7 +120,8 @@ impl RemoteError {
             RemoteError::Connect { hint, .. }
             | RemoteError::HostKey { hint, .. }
             | RemoteError::Auth { hint, .. }
-            | RemoteError::Identity { hint, .. } => Some(hint.clone()),
+            | RemoteError::Identity { hint, .. }
+            | RemoteError::Hinted { hint, .. } => Some(hint.clone()),
             RemoteError::Op {
                 kind: ErrorKind::NoSpace,
                 path,

@@ -133,6 +133,12 @@ pub trait Remote: Send + Sync {
     /// [`ErrorKind::Unsupported`] when this remote cannot (an SFTP-only account).
     async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError>;
 
+    /// The account's start directory as the server shows it (SFTP realpath of "."; a
+    /// chrooted account sees a path inside its chroot), for hints; `None` where it means nothing.
+    async fn start_dir(&self) -> Option<String> {
+        None
+    }
+
     /// Ends the session; later calls fail.
     async fn close(&self);
 }

@@ -27,10 +27,57 @@ pub async fn mkdir_all(remote: &dyn Remote, path: &str) -> Result<(), RemoteErro
                     format!("exists and is a {}, not a directory", e.kind.as_str()),
                 ));
             }
-            None => remote.mkdir(&prefix).await?,
+            None => match remote.mkdir(&prefix).await {
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    return Err(with_start_dir_hint(remote, path, e).await);
+                }
+                other => other?,
+            },
         }
     }
     Ok(())
+}
+
+/// A base path the account may not create is most often a path written as this machine sees
+/// the server's disk, for an account that sshd chroots: say where the account starts, as the
+/// server shows it, and the path as the account would see it.
+async fn with_start_dir_hint(remote: &dyn Remote, path: &str, e: RemoteError) -> RemoteError {
+    let Some(start) = remote.start_dir().await else {
+        return e;
+    };
+    let visible: Vec<String> = remote
+        .list("/")
+        .await
+        .map(|l| {
+            l.into_iter()
+                .filter(|d| d.kind == EntryKind::Dir)
+                .map(|d| d.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut hint = format!(
+        "the SFTP server shows this account's start directory as {start}; `path` is as the account sees it (under sshd's ChrootDirectory the chroot is /)"
+    );
+    match chroot_relative(path, &visible) {
+        Some((chroot, inside)) => hint.push_str(&format!(
+            ": the chroot looks like {chroot} on the server's disk; remove that from the start of `path` ({path} is {inside} for this account)"
+        )),
+        None => hint.push_str(&format!(
+            "; use a directory the account may write to, e.g. under {start}"
+        )),
+    }
+    e.with_hint(hint)
+}
+
+/// `path` split where its first component below the top is one the account sees at its `/`:
+/// the likely chroot, and the path inside it (a chroot hides what lies above it).
+fn chroot_relative(path: &str, visible_at_root: &[String]) -> Option<(String, String)> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let i = (1..parts.len()).find(|&i| visible_at_root.iter().any(|v| v == parts[i]))?;
+    Some((
+        format!("/{}", parts[..i].join("/")),
+        format!("/{}", parts[i..].join("/")),
+    ))
 }
 
 /// Writes a small file in one go (checksums, manifest) and syncs it.
@@ -63,4 +110,20 @@ pub async fn read_small(remote: &dyn Remote, path: &str, max: u64) -> Result<Vec
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chroot_relative;
+
+    #[test]
+    fn the_path_inside_a_chroot_starts_at_what_the_account_sees() {
+        let top = vec!["upload".to_string()];
+        assert_eq!(
+            chroot_relative("/srv/sftp/alice/upload/db01", &top),
+            Some(("/srv/sftp/alice".into(), "/upload/db01".into()))
+        );
+        assert_eq!(chroot_relative("/upload/db01", &top), None);
+        assert_eq!(chroot_relative("/tmp/x", &top), None);
+    }
 }

@@ -109,6 +109,10 @@ impl Remote for Progressed {
         self.inner.sha256(paths).await
     }
 
+    async fn start_dir(&self) -> Option<String> {
+        self.inner.start_dir().await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -118,6 +118,10 @@ impl Remote for RetryReads {
         self.0.sha256(paths).await
     }
 
+    async fn start_dir(&self) -> Option<String> {
+        self.0.start_dir().await
+    }
+
     async fn close(&self) {
         self.0.close().await;
     }

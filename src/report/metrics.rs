@@ -23,6 +23,8 @@ pub struct JobInput {
     pub job: String,
     pub state: JobState,
     pub next_run: Option<DateTime<Utc>>,
+    /// The job has a `verify_schedule`: its verify metrics are there before the first verify.
+    pub verify_scheduled: bool,
 }
 
 /// The configured jobs with their state and next run after `now`; jobs only in the state file
@@ -35,6 +37,7 @@ pub fn inputs(config: &Config, saved: &State, now: DateTime<Utc>) -> Vec<JobInpu
             job: j.name.clone(),
             state: saved.jobs.get(&j.name).cloned().unwrap_or_default(),
             next_run: j.schedule.as_ref().and_then(|s| s.next_after(now)),
+            verify_scheduled: j.verify_schedule.is_some(),
         })
         .collect()
 }
@@ -113,6 +116,30 @@ const FAMILIES: &[(&str, &str, Value)] = &[
         "Next scheduled run (Unix time); absent for jobs without a schedule.",
         |j| j.next_run.map(ts),
     ),
+    (
+        "backup_last_verify_timestamp_seconds",
+        "Start of the last verification of stored snapshots (Unix time).",
+        |j| j.state.last_verify.as_ref().map(|v| ts(v.started_at)),
+    ),
+    (
+        "backup_last_verify_success",
+        "1 if the last verification proved its snapshots intact, 0 if not.",
+        |j| {
+            j.state
+                .last_verify
+                .as_ref()
+                .map(|v| if v.is_ok() { 1.0 } else { 0.0 })
+        },
+    ),
+    (
+        "backup_last_verify_success_timestamp_seconds",
+        "Start of the last verification that proved its snapshots intact (Unix time); 0 if \
+         none did; absent for jobs never verified and without verify_schedule.",
+        |j| {
+            (j.verify_scheduled || j.state.last_verify.is_some())
+                .then(|| j.state.last_verify_ok.map_or(0.0, ts))
+        },
+    ),
 ];
 
 fn last(j: &JobInput) -> Option<&state::LastRun> {
@@ -145,6 +172,21 @@ pub fn render(jobs: &[JobInput], version: &str) -> String {
     out
 }
 
+/// The daemon's last heartbeat, if a daemon ever ran on this state directory. It stays when
+/// the daemon dies, so its age is what tells.
+pub fn render_heartbeat(at: Option<DateTime<Utc>>) -> String {
+    let Some(at) = at else {
+        return String::new();
+    };
+    format!(
+        "# HELP {HEARTBEAT} Last minute the daemon was seen alive (Unix time).\n\
+         # TYPE {HEARTBEAT} gauge\n{HEARTBEAT} {}\n",
+        ts(at)
+    )
+}
+
+pub const HEARTBEAT: &str = "backup_daemon_heartbeat_timestamp_seconds";
+
 /// Label values escape backslash, double quote and newline (text format 0.0.4).
 pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -158,14 +200,17 @@ pub fn current(config: &Config, state_dir: &Path) -> String {
         tracing::warn!("{e}");
         State::default()
     });
-    render(
+    let mut text = render(
         &inputs(config, &saved, Utc::now()),
         env!("CARGO_PKG_VERSION"),
-    )
+    );
+    text.push_str(&render_heartbeat(super::heartbeat::read(state_dir)));
+    text
 }
 
 /// Rewrites `agent.metrics_file` atomically (temp file + rename), so the node_exporter never
-/// reads half a file.
+/// reads half a file. Not fsynced: it is rendered afresh from the state at every write (the
+/// daemon's heartbeat rewrites it every minute), so a crash costs nothing a minute fixes.
 pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     let target = &config.agent.metrics_file;
     let text = current(config, state_dir);
@@ -177,7 +222,7 @@ pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
     // Not `*.prom`: node_exporter's textfile collector ignores it while it is written.
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+        .and_then(|mut f| f.write_all(text.as_bytes()))
         .and_then(|()| {
             adopt_owner(&tmp, dir);
             std::fs::rename(&tmp, target)

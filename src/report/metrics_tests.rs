@@ -36,6 +36,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: Some(Utc.timestamp_opt(1_767_312_000, 0).unwrap()),
+            verify_scheduled: false,
         },
         JobInput {
             job: "www".into(),
@@ -45,6 +46,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: None,
+            verify_scheduled: false,
         },
         JobInput {
             job: "broken".into(),
@@ -54,6 +56,7 @@ fn jobs() -> Vec<JobInput> {
                 ..JobState::default()
             },
             next_run: None,
+            verify_scheduled: false,
         },
         JobInput {
             job: "new".into(),
@@ -185,4 +188,64 @@ fn write_renders_the_state_file_and_leaves_no_temp_file() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["backup.prom"]);
+}
+
+#[test]
+fn verify_families_and_the_heartbeat_parse_and_say_what_happened() {
+    let at = Utc.timestamp_opt(1_767_225_600, 0).unwrap();
+    let verify = |problems: Vec<String>| crate::outcome::VerifyReport {
+        job: "db".into(),
+        scheduled: true,
+        started_at: at,
+        finished_at: at,
+        all: false,
+        snapshots: vec!["20260101T000000Z".into()],
+        problems,
+        error: None,
+    };
+    let jobs = [
+        JobInput {
+            job: "failed".into(),
+            state: JobState {
+                last_verify: Some(verify(vec!["x/files.tar.zst: differs".into()])),
+                last_verify_ok: Some(at - chrono::TimeDelta::days(7)),
+                ..JobState::default()
+            },
+            ..JobInput::default()
+        },
+        JobInput {
+            job: "scheduled".into(),
+            verify_scheduled: true,
+            ..JobInput::default()
+        },
+        JobInput {
+            job: "never".into(),
+            ..JobInput::default()
+        },
+    ];
+    let text = render(&jobs, "1") + &render_heartbeat(Some(at));
+    let s = parse(&text);
+    let v = |m, j| value(&s, m, j);
+    assert_eq!(v("backup_last_verify_success", "failed"), Some(0.0));
+    assert_eq!(
+        v("backup_last_verify_timestamp_seconds", "failed"),
+        Some(1_767_225_600.0)
+    );
+    assert_eq!(
+        v("backup_last_verify_success_timestamp_seconds", "failed"),
+        Some(1_767_225_600.0 - 7.0 * 86400.0)
+    );
+    // verify_schedule but never verified: 0, so "no successful verify in 8 days" fires.
+    assert_eq!(
+        v("backup_last_verify_success_timestamp_seconds", "scheduled"),
+        Some(0.0)
+    );
+    assert_eq!(v("backup_last_verify_success", "scheduled"), None);
+    assert_eq!(
+        v("backup_last_verify_success_timestamp_seconds", "never"),
+        None
+    );
+    let beat = s.samples.iter().find(|x| x.metric == HEARTBEAT).unwrap();
+    assert!(beat.labels.is_empty());
+    assert_eq!(render_heartbeat(None), "");
 }

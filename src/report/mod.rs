@@ -1,11 +1,12 @@
 //! What happened, told to the operator: the state file (last results, last scheduled runs)
 //! that `backup status` reads and the daemon's catch-up relies on; Prometheus metrics rendered
 //! from it; notifications (healthcheck pings, webhooks) about each run; and the ownership of
-//! the files it and the job locks write under `state_dir`. It reads a run's result from
+//! the files it and the job locks write under `state_dir`; the daemon's heartbeat file. It reads a run's result from
 //! `crate::outcome` and never imports `job`.
 
 pub mod deliver;
 pub mod files;
+pub mod heartbeat;
 pub mod metrics;
 pub mod notify;
 pub mod state;

@@ -2,8 +2,10 @@
 //!
 //! - `healthcheck_url` (healthchecks.io / Uptime Kuma convention): `<url>/start` when the run
 //!   starts, `<url>` on success (exit 0 or 3), `<url>/fail` on failure, the body being the
-//!   summary line; a dead-man's switch for runs that never happen;
-//! - `webhook_url`: a JSON POST of [`RunSummary`], with headers from `webhook_headers` and
+//!   summary line; a dead-man's switch for runs that never happen; a failed scheduled
+//!   verification pings `<url>/fail` too;
+//! - `webhook_url`: a JSON POST of [`RunSummary`] (`outcome = "verify_failed"` for a failed
+//!   verification), with headers from `webhook_headers` and
 //!   `webhook_headers_file` (`Name: value` lines, for tokens kept out of the config).
 //!
 //! The start ping goes out in the background so it never holds up the run; the result waits
@@ -21,7 +23,10 @@ use tokio::time::Instant;
 
 use super::deliver::{self, Request};
 use crate::config::Notify;
-use crate::outcome::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport, VerifyReport};
+
+/// The outcome of a notification about a failed scheduled verification.
+pub const VERIFY_FAILED: &str = "verify_failed";
 
 /// Healthcheck services cap the body (healthchecks.io: 100 kB); the summary is far shorter.
 const MAX_PING_BODY: usize = 10_000;
@@ -64,8 +69,29 @@ impl RunSummary {
         }
     }
 
+    /// What a failed scheduled verification sends: outcome `verify_failed`, exit code 1, the
+    /// latest snapshot checked, the problems as the error.
+    pub fn verify_failed(r: &VerifyReport) -> RunSummary {
+        let why = r.error.clone().unwrap_or_else(|| r.problems.join("\n"));
+        RunSummary {
+            job: r.job.clone(),
+            outcome: VERIFY_FAILED,
+            exit_code: 1,
+            snapshot: r.snapshots.last().cloned(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_seconds: (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0,
+            files: 0,
+            bytes_read: 0,
+            bytes_stored: 0,
+            warnings: 0,
+            error: Some(why),
+            summary: r.summary(),
+        }
+    }
+
     fn failed(&self) -> bool {
-        self.outcome == Outcome::Failed.as_str()
+        self.outcome == Outcome::Failed.as_str() || self.outcome == VERIFY_FAILED
     }
 }
 
@@ -142,6 +168,11 @@ impl Notifier {
                 }
             },
         );
+    }
+
+    /// A failed verification: the failure ping and the webhook (`outcome = "verify_failed"`).
+    pub async fn verify_failed(&self, r: &VerifyReport) {
+        self.finish(None, &RunSummary::verify_failed(r)).await;
     }
 
     fn webhook(&self, s: &RunSummary) -> Option<Request> {

@@ -1,5 +1,6 @@
 //! `state_dir/state.json`: per job, the last scheduled time the daemon accounted for, the last
-//! run's result, the last success and the count of consecutive failures.
+//! run's result, the last success, the count of consecutive failures and the last
+//! verification.
 //!
 //! The daemon and `backup run` both write it, so every update is read-modify-write under an
 //! exclusive flock on `state.json.lock`, and the new file replaces the old one by rename: a
@@ -14,7 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::files::adopt_owner;
-use crate::outcome::{Outcome, RunReport};
+use crate::outcome::{Outcome, RunReport, VerifyReport};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -39,6 +40,11 @@ pub struct JobState {
     /// Committed snapshots on the server, as last seen by a run (after retention) or a list.
     #[serde(default)]
     pub snapshots: Option<u64>,
+    #[serde(default)]
+    pub last_verify: Option<VerifyReport>,
+    /// Start of the last verification that proved its snapshots intact.
+    #[serde(default)]
+    pub last_verify_ok: Option<DateTime<Utc>>,
 }
 
 /// What started a run.
@@ -172,6 +178,17 @@ pub fn record_run(state_dir: &Path, report: &RunReport, trigger: Trigger) -> Res
 pub fn record_snapshots(state_dir: &Path, job: &str, count: u64) -> Result<(), String> {
     update(state_dir, |s| {
         s.jobs.entry(job.to_string()).or_default().snapshots = Some(count);
+    })
+}
+
+/// Records one verification's result.
+pub fn record_verify(state_dir: &Path, report: &VerifyReport) -> Result<(), String> {
+    update(state_dir, |s| {
+        let j = s.jobs.entry(report.job.clone()).or_default();
+        if report.is_ok() {
+            j.last_verify_ok = Some(report.started_at);
+        }
+        j.last_verify = Some(report.clone());
     })
 }
 

@@ -29,6 +29,9 @@ pub enum RepoError {
     /// The server holds something this program must not touch where it expected its own.
     #[error("{0}")]
     Refused(String),
+    /// No identity, or one that cannot open an encrypted snapshot (a usage error: exit 2).
+    #[error("{message}")]
+    Key { message: String, hint: String },
 }
 
 impl RepoError {
@@ -44,7 +47,9 @@ impl RepoError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RepoError::Remote(e) => e.hint(),
-            RepoError::NoSnapshot { hint, .. } => Some(hint.clone()),
+            RepoError::NoSnapshot { hint, .. } | RepoError::Key { hint, .. } => {
+                Some(hint.clone())
+            }
             RepoError::NotOwner { job, .. } => Some(format!(
                 "give each host its own history with `{{host}}` in the remote's path (e.g. path = \"/srv/backups/{{host}}\"); if this machine replaces the owner, take the history over once with `backup run {job} --take-over`"
             )),

@@ -10,12 +10,15 @@
 //! .<id>.deleting/       a removal in progress (the next prune finishes it)
 //! .owner                which machine writes this history (owner.rs)
 //! .lock                 held while a run or prune changes the history (lock.rs)
+//! .backup-agent-probe-* a moment before a `remote-hash` run uploads (hash_probe.rs)
 //! ```
 
+pub mod audit;
 mod commit;
 mod delete;
 mod error;
 mod gate;
+mod hash_probe;
 mod lock;
 mod owner;
 mod snapshots;
@@ -26,9 +29,11 @@ use std::sync::Arc;
 use crate::layout::{JobDir, Manifest, SnapshotId};
 use crate::remote::Remote;
 
+pub use audit::{Audit, Found, Opener, Which};
 pub use commit::Pending;
 pub use error::RepoError;
 pub use gate::escape;
+pub use hash_probe::{HashSupport, probe_hash};
 pub use lock::RemoteLock;
 pub use owner::Owner;
 pub use verify::{FileCheck, SnapshotCheck};

@@ -43,6 +43,8 @@ pub struct SnapshotCheck {
     pub problems: Vec<String>,
     /// `remote-hash`, `readback`, or `readback+decrypt`.
     pub method: &'static str,
+    /// The stored files are encrypted.
+    pub encrypted: bool,
 }
 
 impl SnapshotCheck {
@@ -110,7 +112,13 @@ pub async fn check_files(
                 s
             }
             Err(e) if e.kind() == ErrorKind::Unsupported => {
-                tracing::info!("{e}; reading the files back instead");
+                // Expected on every run of an SFTP-only account: say what happens, once, and
+                // keep the server's raw answer for -v.
+                tracing::debug!("server-side hashing refused: {e}");
+                tracing::info!(
+                    "verifying by readback: {} cannot hash files on the server (no sha256sum for this account); set verify = \"readback\" to skip asking",
+                    remote.describe()
+                );
                 out.method = VerifyMode::Readback;
                 readback(remote, &paths, files, &to_hash).await?
             }
@@ -202,6 +210,7 @@ impl Repository {
             files: checked.files,
             problems,
             method: checked.method.as_str(),
+            encrypted: snap.manifest.is_encrypted(),
         })
     }
 

@@ -18,7 +18,7 @@ pub mod unpack;
 use thiserror::Error;
 
 pub use cat::{CatOptions, cat};
-pub use decrypts::prove_decrypts;
+pub use decrypts::Decrypting;
 pub use fetch::{Fetched, HashingReader, fetch};
 pub use run::{RestoreOptions, restore};
 

@@ -13,6 +13,7 @@
 //! - [`postgres::Postgres`] (postgres.rs): a real PostgreSQL server for dump tests (root only);
 //! - http.rs: loopback HTTP endpoints that record or ignore notifications;
 //! - [`tree_digest`] (tree.rs): a comparable description of a directory tree;
+//! - daemon.rs: `backup daemon` as a child process (log file, signals, deadline);
 //! - bounded.rs: running `backup` under a deadline (killed by PID, the test fails);
 //! - [`sentinel::Sentinels`] (sentinel.rs): paths outside a command's reach, proved untouched;
 //! - surgery.rs: editing a snapshot on the server's disk as a hostile server would;
@@ -24,6 +25,7 @@
 #![allow(dead_code)]
 
 pub mod bounded;
+pub mod daemon;
 pub mod fs;
 pub mod hosts;
 pub mod http;

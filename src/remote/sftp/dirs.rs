@@ -1,5 +1,5 @@
-//! Directory listing over SFTP. `readdir` answers with the entries' own attributes (lstat, not
-//! stat), so a symlink lists as a symlink.
+//! Directory listing over SFTP, and the account's start directory. `readdir` answers with the
+//! entries' own attributes (lstat, not stat), so a symlink lists as a symlink.
 
 use russh_sftp::protocol::StatusCode;
 
@@ -39,5 +39,11 @@ impl Sftp {
         let _ = s.close(handle.as_str()).await;
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
+    }
+
+    /// realpath(".") as the server answers it: where the account starts, inside any chroot.
+    pub async fn start_dir(&self) -> Option<String> {
+        let name = self.main().realpath(".").await.ok()?;
+        name.files.into_iter().next().map(|f| f.filename)
     }
 }

@@ -18,7 +18,7 @@ pub fn load(remote: &SftpConfig) -> Result<PrivateKey, RemoteError> {
     };
     check_private(path, "private key").map_err(|r| refused(path, r))?;
     let passphrase = match &remote.identity_passphrase_file {
-        Some(p) => Some(read_passphrase(p)?),
+        Some((p, _)) => Some(read_passphrase(p)?),
         None => None,
     };
     russh::keys::load_secret_key(path, passphrase.as_deref()).map_err(|e| {

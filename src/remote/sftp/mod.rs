@@ -24,6 +24,7 @@ use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, Remot
 use crate::config::SftpConfig;
 
 pub use connect::Connection;
+pub use identity::load as load_identity;
 pub use scan::scan_host_keys;
 pub use session::Sftp;
 
@@ -145,6 +146,10 @@ impl Remote for SftpRemote {
             }
             other => other,
         }
+    }
+
+    async fn start_dir(&self) -> Option<String> {
+        self.sftp.start_dir().await
     }
 
     async fn close(&self) {

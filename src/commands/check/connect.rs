@@ -1,0 +1,82 @@
+//! `backup check --connect`: each remote proven as a run will use it (host key, key, a
+//! writable base path), whether it can hash on the server, and so which verify method each of
+//! its jobs gets.
+
+use std::sync::Arc;
+
+use crate::commands::CliError;
+use crate::commands::out::outln;
+use crate::config::{Config, RemoteConfig, VerifyMode};
+use crate::remote::{self, mkdir_all};
+use crate::repository::{HashSupport, probe_hash};
+
+/// Probes every remote; the names of those that failed (or that a job's verify mode cannot use).
+pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
+    let mut failed = Vec::new();
+    for r in cfg.remotes.values() {
+        let support = match probe(r).await {
+            Ok(s) => s,
+            Err(e) => {
+                outln!("remote {}: FAILED: {e}", r.name)?;
+                if let Some(hint) = e.hint() {
+                    outln!("  hint: {hint}")?;
+                }
+                failed.push(r.name.clone());
+                continue;
+            }
+        };
+        outln!(
+            "remote {}: ok ({}{}, {} writable)",
+            r.name,
+            r.display_addr(),
+            if r.sftp().is_some() {
+                ", host key trusted, key accepted"
+            } else {
+                ""
+            },
+            r.path
+        )?;
+        match &support {
+            HashSupport::Works => outln!("remote {}: server-side hashing works", r.name)?,
+            HashSupport::Unsupported(why) => outln!(
+                "remote {}: server-side hashing is not available for this account ({why})",
+                r.name
+            )?,
+        }
+        let mut unusable = false;
+        for j in cfg.jobs.values().filter(|j| j.remote.name == r.name) {
+            let hashes = support == HashSupport::Works;
+            let line = match (j.verify, hashes) {
+                (VerifyMode::Auto, true) => "verify = \"auto\" uses remote-hash".to_string(),
+                (VerifyMode::Auto, false) => {
+                    "verify = \"auto\" uses readback (reads every byte back after the upload)"
+                        .to_string()
+                }
+                (VerifyMode::RemoteHash, false) => {
+                    unusable = true;
+                    format!(
+                        "FAILED: verify = \"remote-hash\" cannot work on this account; set verify = \"auto\" or \"readback\" in {}, or allow sha256sum for this account on the server",
+                        j.defined_in.display()
+                    )
+                }
+                (mode, _) => format!("verify = \"{}\"", mode.as_str()),
+            };
+            outln!("job {}: {line}", j.name)?;
+        }
+        if unusable {
+            failed.push(r.name.clone());
+        }
+    }
+    Ok(failed)
+}
+
+async fn probe(r: &Arc<RemoteConfig>) -> Result<HashSupport, remote::RemoteError> {
+    let remote = remote::open(r).await?;
+    let result = async {
+        mkdir_all(remote.as_ref(), &r.path).await?;
+        probe_hash(remote.as_ref(), &r.path).await
+    }
+    .await;
+    remote.close().await;
+    result
+}
