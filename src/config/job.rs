@@ -127,6 +127,8 @@ pub(super) fn resolve_job(
             env: cv.env.clone(),
             cwd: cv.cwd.clone(),
             timeout: cv.timeout.map(|t| t.get()),
+            min_bytes: cv.min_bytes.map_or(DEFAULT_MIN_BYTES, |b| b.0),
+            max_shrink: cv.max_shrink,
         });
     }
     for (hook, argv) in [

@@ -8,15 +8,16 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::JobError;
+use super::guards;
 use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams;
 use crate::config::{Config, JobConfig};
-use crate::layout::manifest::Manifest;
+use crate::layout::manifest::{CommandEntry, Manifest};
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::{self, Counted, Progressed, Remote};
-use crate::repository::{Owner, Pending, Repository, verify::check_files};
+use crate::repository::{Owner, Pending, Repository, Snapshot, verify::check_files};
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,7 @@ pub async fn run(
         bytes_read: 0,
         bytes_stored: 0,
         warnings: Vec::new(),
+        skipped_sources: Vec::new(),
         error: None,
         verified_by: None,
         snapshots: None,
@@ -176,6 +178,36 @@ fn check_sources(job: &JobConfig) -> Result<(), JobError> {
     Ok(())
 }
 
+/// The newest intact snapshot, read only when a command compares its size against it.
+async fn previous_outputs(
+    job: &JobConfig,
+    repo: &Repository,
+) -> Result<Option<Snapshot>, JobError> {
+    if job.commands.iter().all(|c| c.max_shrink.is_none()) {
+        return Ok(None);
+    }
+    Ok(repo.committed().await?.pop())
+}
+
+/// Every command's output against its guards, once all streams have ended.
+fn check_guards(
+    job: &JobConfig,
+    commands: &[CommandEntry],
+    previous: &Option<Snapshot>,
+) -> Result<(), JobError> {
+    for (cmd, out) in job.commands.iter().zip(commands) {
+        let prev = previous.as_ref().and_then(|s| {
+            let c = s.manifest.commands.iter().find(|c| c.name == cmd.name)?;
+            Some(guards::Previous {
+                snapshot: s.id,
+                bytes: c.bytes,
+            })
+        });
+        guards::check(cmd, out.bytes, prev, &job.defined_in)?;
+    }
+    Ok(())
+}
+
 async fn upload_and_commit(
     job: &JobConfig,
     repo: &Repository,
@@ -185,6 +217,7 @@ async fn upload_and_commit(
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
+    let previous = previous_outputs(job, repo).await?;
     let remote = repo.remote().as_ref();
     let progress = Arc::new(Progress::default());
     let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
@@ -195,7 +228,9 @@ async fn upload_and_commit(
         commands,
         mut stats,
         warnings,
+        skipped_sources,
     } = streamed?;
+    check_guards(job, &commands, &previous)?;
     stats.bytes_stored = files.iter().map(|f| f.size).sum();
     let checked = check_files(remote, &pending.path, &files, job.verify).await?;
     let problems: Vec<String> = checked.problems().cloned().collect();
@@ -222,6 +257,7 @@ async fn upload_and_commit(
         commands,
         stats: stats.clone(),
         warnings: warnings.clone(),
+        skipped_sources: skipped_sources.clone(),
         verified_by: used.as_str().to_string(),
     };
     repo.commit(pending, &manifest).await?;
@@ -231,5 +267,6 @@ async fn upload_and_commit(
     report.bytes_stored = stats.bytes_stored;
     report.warnings = pending.warnings.iter().cloned().chain(warnings).collect();
     report.verified_by = Some(used.as_str().to_string());
+    report.skipped_sources = skipped_sources;
     Ok(())
 }

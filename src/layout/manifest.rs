@@ -25,6 +25,9 @@ pub struct Manifest {
     pub stats: Stats,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Optional sources that did not exist when this snapshot was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_sources: Vec<String>,
     /// How the upload was verified before commit: `size`, `remote-hash` or `readback`.
     pub verified_by: String,
 }

@@ -80,6 +80,7 @@ mod tests {
             commands: vec![],
             stats: Stats::default(),
             warnings: vec![],
+            skipped_sources: vec![],
             verified_by: "size".into(),
         }
     }

@@ -151,6 +151,7 @@ pub fn plant_snapshot(remote: &Path, id: &str, tar_bytes: &[u8]) -> PathBuf {
         commands: vec![],
         stats: Stats::default(),
         warnings: vec![],
+        skipped_sources: vec![],
         verified_by: "size".into(),
     };
     write_manifest(&dir, &m);

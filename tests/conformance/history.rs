@@ -68,6 +68,7 @@ pub fn manifest(pending: &Pending, files: Vec<FileEntry>, verified_by: VerifyMod
         exclude: vec![],
         commands: vec![],
         warnings: vec![],
+        skipped_sources: vec![],
         verified_by: verified_by.as_str().into(),
     }
 }
