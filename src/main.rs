@@ -27,9 +27,10 @@ fn main() {
         }
         Err(e) => {
             use backup_agent::commands::eprint_line;
-            eprint_line(&format!("error: {e}"));
+            let p = backup_agent::logging::line_prefix(tracing::Level::ERROR);
+            eprint_line(&format!("{p}error: {e}"));
             if let Some(h) = e.hint() {
-                eprint_line(&format!("hint: {h}"));
+                eprint_line(&format!("{p}hint: {h}"));
             }
             e.exit_code()
         }

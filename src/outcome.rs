@@ -44,6 +44,9 @@ pub struct RunReport {
     pub bytes_read: u64,
     pub bytes_stored: u64,
     pub warnings: Vec<String>,
+    /// Optional sources that did not exist (not a warning: the run still exits 0).
+    #[serde(default)]
+    pub skipped_sources: Vec<String>,
     pub error: Option<String>,
     pub verified_by: Option<String>,
     /// Snapshots on the server after this run (after retention), when known.
@@ -71,7 +74,7 @@ impl RunReport {
                     0.0
                 };
                 format!(
-                    "{}: snapshot {} committed: {} files, {} read, {} stored (ratio {:.2}), {:.1}s, verified by {}{}",
+                    "{}: snapshot {} committed: {} files, {} read, {} stored (ratio {:.2}), {:.1}s, verified by {}{}{}",
                     self.job,
                     self.snapshot.as_deref().unwrap_or("-"),
                     self.files,
@@ -84,6 +87,14 @@ impl RunReport {
                         String::new()
                     } else {
                         format!(", {} warning(s)", self.warnings.len())
+                    },
+                    if self.skipped_sources.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", optional source(s) absent: {}",
+                            self.skipped_sources.join(", ")
+                        )
                     }
                 )
             }

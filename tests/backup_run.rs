@@ -58,3 +58,38 @@ fn round_trip_restores_identically_with_standard_tools() {
         snap.file_name().unwrap().to_string_lossy().as_ref()
     );
 }
+
+#[test]
+fn a_missing_optional_source_is_recorded_and_the_run_exits_0() {
+    let sshd = common::sshd_or_skip!();
+    let src = tempfile::tempdir().unwrap();
+    let root = src.path().join("data");
+    make_tree(&root, 0);
+    let absent = src.path().join("only-on-some-hosts");
+    let cfg = sshd.write_config(&format!(
+        "[jobs.t]\nremote = \"test\"\nsources = [{}]\noptional_sources = [{}]\n",
+        common::toml_str(&root.to_string_lossy()),
+        common::toml_str(&absent.to_string_lossy())
+    ));
+    let out = backup(&cfg, &["run", "t"]);
+    // Not a warning: an exit 3 on every run of every host without it teaches people to
+    // ignore exit 3.
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let absent = absent.display().to_string();
+    assert!(
+        err.lines().any(|l| l.contains(" INFO ")
+            && l.contains(&format!("optional source {absent} does not exist"))),
+        "{err}"
+    );
+    assert!(!err.contains(" WARN "), "{err}");
+    assert!(
+        err.contains(&format!("optional source(s) absent: {absent}")),
+        "{err}"
+    );
+    let snap = &snapshots(&sshd.remote_dir().join("t"))[0];
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(snap.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["skipped_sources"], serde_json::json!([absent]), "{m:#}");
+    assert_eq!(m["warnings"], serde_json::json!([]), "{m:#}");
+}

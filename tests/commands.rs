@@ -181,12 +181,3 @@ fn switching_user_needs_root_and_says_so() {
         "{stderr}"
     );
 }
-
-#[test]
-fn example_configs_pass_check() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    for name in ["postgres.toml", "mysql.toml", "sqlite.toml"] {
-        let out = backup(&dir.join(name), &["check", "--config-only"]);
-        assert!(out.status.success(), "{name}: {}", describe(&out));
-    }
-}

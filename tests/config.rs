@@ -144,18 +144,36 @@ fn missing_config_and_usage_errors_exit_2() {
 }
 
 #[test]
-fn every_example_config_passes_check() {
+fn the_example_dropins_pass_check_together_beside_the_example_main_config() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut seen = 0;
+    let main = examples.join("config.toml");
+    let out = backup(&main, &["check", "--config-only"]);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        main.display(),
+        describe(&out)
+    );
+    // As an operator installs them: the main file, and every other example in jobs.d/.
+    let dir = tempfile::tempdir().unwrap();
+    let installed = dir.path().join("config.toml");
+    fs::copy(&main, &installed).unwrap();
+    fs::create_dir(dir.path().join("jobs.d")).unwrap();
+    let mut dropins = Vec::new();
     for e in fs::read_dir(&examples).unwrap().flatten() {
         let p = e.path();
-        if p.extension().is_some_and(|x| x == "toml") {
-            let out = backup(&p, &["check", "--config-only"]);
-            assert!(out.status.success(), "{}: {}", p.display(), describe(&out));
-            seen += 1;
+        if p.extension().is_some_and(|x| x == "toml") && p != main {
+            fs::copy(&p, dir.path().join("jobs.d").join(p.file_name().unwrap())).unwrap();
+            dropins.push(p);
         }
     }
-    assert!(seen >= 1);
+    assert!(dropins.len() >= 4, "{dropins:?}");
+    // `--config-only`: the examples name keys, hosts and programs this machine does not have.
+    let out = backup(&installed, &["check", "--config-only"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let cfg = backup_agent::config::load(&installed).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
+    assert_eq!(names, ["app-sqlite", "mysql-nightly", "nightly-db", "www"]);
 }
 
 /// An operator's `sudo backup run` must not leave root-owned state that the daemon's service

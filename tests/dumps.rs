@@ -1,6 +1,7 @@
 //! Command sources (`[[jobs.X.commands]]`) end to end against a real sshd and a real
 //! PostgreSQL: a dump streams into `<name>.zst` and restores with one pipe, a failed or hanging
-//! dump never becomes a snapshot, and memory stays flat whatever the output size.
+//! dump never becomes a snapshot, nor does one that exits 0 with (almost) nothing in it or far
+//! less than last time (the dump guards), and memory stays flat whatever the output size.
 
 mod common;
 
@@ -10,6 +11,7 @@ use std::process::{Command, Stdio};
 
 use common::postgres::{Postgres, comparable_dump};
 use common::snap::{assert_failure_commits_nothing, command, job_entries, sha256sum_c, snapshots};
+use common::sshd::Sshd;
 use common::{backup, describe, toml_str};
 
 fn pg_env(pg: &Postgres) -> String {
@@ -225,4 +227,98 @@ fn pg_dump_of_a_missing_database_fails_the_run() {
             "database \"nosuchdb\" does not exist",
         ],
     );
+}
+
+/// `[[jobs.t.commands]]` as an operator writes it: the default `min_bytes` floor applies.
+fn guarded(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "[[jobs.t.commands]]\nname = {}\nrun = [\"sh\", \"-c\", {}]\n{extra}\n",
+        toml_str(name),
+        toml_str(script)
+    )
+}
+
+#[test]
+fn an_empty_dump_exiting_0_fails_the_default_floor_and_commits_nothing() {
+    let sshd = common::sshd_or_skip!();
+    assert_failure_commits_nothing(
+        &sshd,
+        &guarded("app.sql", "true", ""),
+        &[
+            "\"app.sql\" wrote 0 bytes",
+            "min_bytes of 512 bytes",
+            "hint: check the source",
+        ],
+    );
+}
+
+#[test]
+fn sqlite3_dump_of_a_corrupt_file_exits_0_with_119_bytes_and_fails_the_run() {
+    let sshd = common::sshd_or_skip!();
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("app.db");
+    fs::write(&db, [0x5au8; 4096]).unwrap();
+    // What the guard is for: the dump tool itself says all is well.
+    let direct = Command::new("sqlite3")
+        .arg(&db)
+        .arg(".dump")
+        .output()
+        .unwrap();
+    assert!(direct.status.success(), "{}", describe(&direct));
+    assert!(direct.stdout.len() < 512, "{}", direct.stdout.len());
+    let dump = format!("sqlite3 {} .dump", db.display());
+    let bytes = format!("wrote {} bytes", direct.stdout.len());
+    assert_failure_commits_nothing(
+        &sshd,
+        &guarded("app.sql", &dump, ""),
+        &[&bytes, "512 bytes", "min_bytes"],
+    );
+}
+
+fn run_dump(sshd: &Sshd, bytes: usize, extra: &str) -> std::process::Output {
+    let script = format!("head -c {bytes} /dev/zero | tr '\\0' x");
+    let cfg = sshd.write_config(&format!(
+        "[jobs.t]\nremote = \"test\"\n{}",
+        guarded("app.sql", &script, extra)
+    ));
+    backup(&cfg, &["run", "t"])
+}
+
+#[test]
+fn a_dump_shrinking_past_max_shrink_fails_naming_both_sizes_and_a_normal_one_passes() {
+    let sshd = common::sshd_or_skip!();
+    let job_dir = sshd.remote_dir().join("t");
+    let shrink = "max_shrink = \"50%\"";
+    let out = run_dump(&sshd, 10_000, shrink);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let first = snapshots(&job_dir);
+    assert_eq!(first.len(), 1);
+
+    let out = run_dump(&sshd, 4_000, shrink);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first_id = first[0].file_name().unwrap().to_string_lossy().into_owned();
+    for want in [
+        "wrote 4000 bytes",
+        "60% less than the 10000 bytes",
+        &first_id,
+        "max_shrink is 50%",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(
+        err.contains("hint:") && err.contains("raise max_shrink"),
+        "{err}"
+    );
+    assert_eq!(snapshots(&job_dir), first, "nothing committed");
+    assert_eq!(job_entries(&job_dir).len(), 1, "the .partial is abandoned");
+
+    // Within the limit (and without a limit) the run passes; the reference is the newest.
+    let out = run_dump(&sshd, 6_000, shrink);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let out = run_dump(&sshd, 1_000, "");
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let out = run_dump(&sshd, 900, shrink);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(snapshots(&job_dir).len(), 4);
 }

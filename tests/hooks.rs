@@ -35,7 +35,7 @@ fn hooks_run_in_order_and_see_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("hooks.log");
     let jobs = format!(
-        "[jobs.t]\nremote = \"test\"\n\n[[jobs.t.commands]]\nname = \"a.txt\"\nrun = [\"echo\", \"hello\"]\n\n\
+        "[jobs.t]\nremote = \"test\"\n\n[[jobs.t.commands]]\nname = \"a.txt\"\nrun = [\"echo\", \"hello\"]\nmin_bytes = 0\n\n\
          [jobs.t.hooks]\n{}{}{}{}timeout = \"30s\"\n",
         hook("before", &log, 0),
         hook("after", &log, 0),
@@ -141,7 +141,7 @@ fn hook_urls_are_logged_without_their_secrets() {
     let sshd = common::sshd_or_skip!();
     let url = "https://ops:pa55word@hc.example.net/ping/0f4c-uuid?token=t0ken";
     let jobs = format!(
-        "[jobs.t]\nremote = \"test\"\n\n[[jobs.t.commands]]\nname = \"a.txt\"\nrun = [\"echo\", \"hi\"]\n\n\
+        "[jobs.t]\nremote = \"test\"\n\n[[jobs.t.commands]]\nname = \"a.txt\"\nrun = [\"echo\", \"hi\"]\nmin_bytes = 0\n\n\
          [jobs.t.hooks]\nafter = [\"true\", {}]\n",
         toml_str(url)
     );

@@ -1,7 +1,7 @@
 //! The configs the packages ship: the default /etc/backup-agent/config.toml must pass
 //! `backup check` as installed (and define no job, so nothing runs before the operator says
-//! so), and every example in /usr/share/doc/backup-agent/examples/ must load as a jobs.d
-//! drop-in beside it.
+//! so), and every example in /usr/share/doc/backup-agent/examples/ must pass `backup check`
+//! as a jobs.d drop-in, all of them together, beside it once its commented remote is filled in.
 
 use std::path::Path;
 
@@ -21,11 +21,24 @@ fn shipped_config_is_valid_and_defines_no_job() {
     assert_eq!(cfg.agent.state_dir, Path::new("/var/lib/backup-agent"));
 }
 
+/// The shipped config with its commented examples (a remote, a job) uncommented: what an
+/// operator does first.
+fn uncommented() -> String {
+    let text = std::fs::read_to_string(SHIPPED).unwrap();
+    text.lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.starts_with('[') || rest.contains(" = ") => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn examples_load_as_dropins_beside_the_shipped_config() {
+fn examples_pass_check_together_as_dropins_beside_the_shipped_config() {
     let dir = tempfile::tempdir().unwrap();
     let main = dir.path().join("config.toml");
-    std::fs::copy(SHIPPED, &main).unwrap();
+    std::fs::write(&main, uncommented()).unwrap();
     let jobs_d = dir.path().join("jobs.d");
     std::fs::create_dir(&jobs_d).unwrap();
     let mut copied = 0;
@@ -40,25 +53,28 @@ fn examples_load_as_dropins_beside_the_shipped_config() {
     let cfg = config::load(&main).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.files.len(), 1 + copied);
     let names: Vec<&str> = cfg.jobs.keys().map(String::as_str).collect();
-    assert_eq!(names, ["db", "www"]);
+    assert_eq!(names, ["db", "etc", "www"]);
     assert_eq!(cfg.jobs["db"].commands[0].name, "app.sql");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backup"))
+        .arg("--config")
+        .arg(&main)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "backup check: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn uncommented_examples_in_the_shipped_config_are_valid() {
     // The commented remote and job are what an operator uncomments first: they must load.
-    let text = std::fs::read_to_string(SHIPPED).unwrap();
-    let uncommented: String = text
-        .lines()
-        .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if rest.starts_with('[') || rest.contains(" = ") => rest,
-            _ => l,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
     let dir = tempfile::tempdir().unwrap();
     let main = dir.path().join("config.toml");
-    std::fs::write(&main, uncommented).unwrap();
+    std::fs::write(&main, uncommented()).unwrap();
     let cfg = config::load(&main).unwrap_or_else(|e| panic!("{e}\n--- {}", main.display()));
     assert_eq!(cfg.jobs.len(), 1);
     assert_eq!(cfg.remotes.len(), 1);

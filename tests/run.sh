@@ -8,6 +8,8 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v zstd >/dev/null || need+=(zstd)
 command -v sha256sum >/dev/null || need+=(coreutils)
+# The dump guard tests dump a corrupt sqlite file with the real sqlite3 (tests/dumps.rs).
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 [ -x /usr/bin/time ] || need+=(time)
 command -v setpriv >/dev/null || need+=(util-linux)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

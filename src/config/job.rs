@@ -129,6 +129,8 @@ pub(super) fn resolve_job(
             cwd: cv.cwd.clone(),
             timeout: cv.timeout.map(|t| t.get()),
             at: Place::of(p, c.span()),
+            min_bytes: cv.min_bytes.map_or(DEFAULT_MIN_BYTES, |b| b.0),
+            max_shrink: cv.max_shrink,
         });
     }
     let (hooks, hooks_at) = match &jv.hooks {

@@ -11,6 +11,7 @@ use toml::Spanned;
 pub use super::encryption::Encryption;
 use crate::duration::HumanDuration;
 use crate::retention::Policy;
+use crate::size::{ByteSize, Percent};
 
 /// One parsed file: the main config or a drop-in from `jobs.d/`.
 #[derive(Debug, Deserialize, Default)]
@@ -193,6 +194,10 @@ pub struct Command {
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
     pub timeout: Option<HumanDuration>,
+    /// Dump guard: fewer bytes than this fails the run (default `DEFAULT_MIN_BYTES`).
+    pub min_bytes: Option<ByteSize>,
+    /// Dump guard: shrinking by more than this against the last snapshot fails the run.
+    pub max_shrink: Option<Percent>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -14,6 +14,7 @@ pub use super::encryption::EncryptionConfig;
 use super::model::{Compression, Hooks, Notify, VerifyMode};
 use crate::retention::Policy;
 use crate::schedule::Schedule;
+use crate::size::Percent;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -177,7 +178,15 @@ pub struct CommandConfig {
     pub cwd: Option<PathBuf>,
     pub timeout: Option<Duration>,
     pub at: Place,
+    /// Fewer output bytes than this fail the run: an empty or error-only dump.
+    pub min_bytes: u64,
+    /// Output smaller than the last snapshot's by more than this fails the run.
+    pub max_shrink: Option<Percent>,
 }
+
+/// The `min_bytes` floor when none is set: above what a dump of nothing prints (`sqlite3
+/// .dump` of a corrupt file exits 0 with about 120 bytes), below a real dump's header.
+pub const DEFAULT_MIN_BYTES: u64 = 512;
 
 #[derive(Debug, Clone)]
 pub struct JobConfig {

@@ -124,3 +124,22 @@ fn home_relative_remote_paths_are_refused_with_the_reason() {
     );
     assert!(e.contains("ChrootDirectory"), "{e}");
 }
+
+#[test]
+fn dump_guards_default_to_a_floor_and_take_sizes_and_percentages() {
+    let cmd = "[[jobs.db.commands]]\nname = \"a.sql\"\nrun = [\"pg_dump\"]\n";
+    let c = &load_text(cmd).unwrap().jobs["db"].commands[0];
+    assert_eq!((c.min_bytes, c.max_shrink), (512, None));
+    let set = format!("{cmd}min_bytes = \"1KiB\"\nmax_shrink = \"50%\"\n");
+    let c = &load_text(&set).unwrap().jobs["db"].commands[0];
+    assert_eq!((c.min_bytes, c.max_shrink.map(|p| p.0)), (1024, Some(50)));
+    assert_eq!(
+        load_text(&format!("{cmd}min_bytes = 0\n")).unwrap().jobs["db"].commands[0].min_bytes,
+        0
+    );
+    let e = load_text(&format!("{cmd}max_shrink = \"half\"\n")).unwrap_err();
+    assert!(e.message.contains("not a percentage"), "{e}");
+    assert!(e.position.is_some(), "{e}");
+    let e = load_text(&format!("{cmd}min_bytes = -1\n")).unwrap_err();
+    assert!(e.message.contains("negative"), "{e}");
+}

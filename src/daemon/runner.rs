@@ -115,6 +115,7 @@ pub fn failed(name: &str, err: JobError) -> (RunReport, Option<JobError>) {
         bytes_read: 0,
         bytes_stored: 0,
         warnings: Vec::new(),
+        skipped_sources: Vec::new(),
         error: Some(err.to_string()),
         verified_by: None,
         snapshots: None,

@@ -48,7 +48,11 @@ pub(super) fn dry_run(
         say!(
             "  source {}{}: {files} files, {}",
             s.path.display(),
-            if s.optional { " (optional)" } else { "" },
+            match (s.optional, s.path.symlink_metadata().is_ok()) {
+                (false, _) => "",
+                (true, true) => " (optional)",
+                (true, false) => " (optional, absent: skipped)",
+            },
             crate::outcome::human_bytes(bytes)
         );
         report.files += files;

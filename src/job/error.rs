@@ -20,6 +20,9 @@ pub enum JobError {
     Verify(String),
     #[error("{0}")]
     Command(String),
+    /// A command's output is too small, or shrank too much: nothing was committed.
+    #[error(transparent)]
+    Guard(#[from] super::guards::Trip),
     /// The `before` hook failed: nothing was uploaded.
     #[error("the run was aborted before anything was uploaded: {0}")]
     Hook(String),
@@ -52,6 +55,7 @@ impl JobError {
             JobError::Remote(e) => e.hint(),
             JobError::Repository(e) => e.hint(),
             JobError::Hook(_) => Some("fix the hook or what it checks, then run the job again".into()),
+            JobError::Guard(t) => Some(t.hint.clone()),
             JobError::Locked(_) => Some("wait for it to finish, or use --wait".into()),
             JobError::CannotHash { hint, .. } => Some(hint.clone()),
             JobError::Verify(_) => Some(

@@ -1,9 +1,11 @@
 //! One run of a job, end to end: the local lock, hooks, connect, the history's lock and owner
-//! check, stream every source into a new snapshot of the repository, verify what landed,
-//! commit it, then apply retention; and a verification of what is stored (`verify`).
+//! check, stream every source into a new snapshot of the repository, check the dump guards,
+//! verify what landed, commit it, then apply retention; and a verification of what is stored
+//! (`verify`).
 
 mod dry_run;
 mod error;
+mod guards;
 mod hooks;
 pub mod lock;
 mod observed;

@@ -43,6 +43,7 @@ pub(super) async fn seal_details(
             .collect(),
         stats,
         warnings: streamed.warnings.clone(),
+        skipped_sources: streamed.skipped_sources.clone(),
     };
     let json = details.to_json();
     let sealed = (|| {
@@ -76,6 +77,7 @@ pub(super) fn manifest(
         files,
         mut commands,
         warnings,
+        skipped_sources,
         ..
     } = streamed;
     if encrypted {
@@ -103,6 +105,11 @@ pub(super) fn manifest(
         commands,
         stats: (!encrypted).then_some(stats),
         warnings: clear(warnings),
+        skipped_sources: if encrypted {
+            Vec::new()
+        } else {
+            skipped_sources
+        },
         verified_by: verified_by.to_string(),
         encryption: encrypted.then(|| EncryptionInfo {
             format: encryption::FORMAT.to_string(),

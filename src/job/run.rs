@@ -8,14 +8,18 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::JobError;
+use super::guards;
 use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams;
 use crate::config::{Config, JobConfig, VerifyMode};
+use crate::layout::manifest::CommandEntry;
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::{self, Counted, Progressed, Remote};
-use crate::repository::{HashSupport, Owner, Pending, Repository, probe_hash, verify::check_files};
+use crate::repository::{
+    HashSupport, Owner, Pending, Repository, Snapshot, probe_hash, verify::check_files,
+};
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +51,7 @@ pub async fn run(
         bytes_read: 0,
         bytes_stored: 0,
         warnings: Vec::new(),
+        skipped_sources: Vec::new(),
         error: None,
         verified_by: None,
         snapshots: None,
@@ -200,6 +205,36 @@ fn check_sources(job: &JobConfig) -> Result<(), JobError> {
     Ok(())
 }
 
+/// The newest intact snapshot, read only when a command compares its size against it.
+async fn previous_outputs(
+    job: &JobConfig,
+    repo: &Repository,
+) -> Result<Option<Snapshot>, JobError> {
+    if job.commands.iter().all(|c| c.max_shrink.is_none()) {
+        return Ok(None);
+    }
+    Ok(repo.committed().await?.pop())
+}
+
+/// Every command's output against its guards, once all streams have ended.
+fn check_guards(
+    job: &JobConfig,
+    commands: &[CommandEntry],
+    previous: &Option<Snapshot>,
+) -> Result<(), JobError> {
+    for (cmd, out) in job.commands.iter().zip(commands) {
+        let prev = previous.as_ref().and_then(|s| {
+            let c = s.manifest.commands.iter().find(|c| c.name == cmd.name)?;
+            Some(guards::Previous {
+                snapshot: s.id,
+                bytes: c.bytes,
+            })
+        });
+        guards::check(cmd, out.bytes, prev, &job.defined_in)?;
+    }
+    Ok(())
+}
+
 async fn upload_and_commit(
     job: &JobConfig,
     repo: &Repository,
@@ -209,12 +244,14 @@ async fn upload_and_commit(
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
+    let previous = previous_outputs(job, repo).await?;
     let remote = repo.remote().as_ref();
     let progress = Arc::new(Progress::default());
     let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
     let streamed = streams::stream_all(job, remote, pending, &progress).await;
     display.finish();
     let mut streamed = streamed?;
+    check_guards(job, &streamed.commands, &previous)?;
     if job.encryption.is_on() {
         let details = super::record::seal_details(job, remote, pending, &streamed).await?;
         streamed.files.push(details);
@@ -228,6 +265,7 @@ async fn upload_and_commit(
     }
     let used = checked.method;
     let warnings = streamed.warnings.clone();
+    let skipped_sources = streamed.skipped_sources.clone();
     let manifest = super::record::manifest(
         job,
         pending.id,
@@ -244,5 +282,6 @@ async fn upload_and_commit(
     report.bytes_stored = stats.bytes_stored;
     report.warnings = pending.warnings.iter().cloned().chain(warnings).collect();
     report.verified_by = Some(used.as_str().to_string());
+    report.skipped_sources = skipped_sources;
     Ok(())
 }

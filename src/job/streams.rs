@@ -22,10 +22,12 @@ pub struct Streamed {
     pub commands: Vec<CommandEntry>,
     pub stats: Stats,
     pub warnings: Vec<String>,
+    /// Optional sources that did not exist.
+    pub skipped_sources: Vec<String>,
 }
 
 enum Part {
-    Sources(FileEntry, Stats, Vec<String>),
+    Sources(FileEntry, Stats, Vec<String>, Vec<String>),
     Command(FileEntry, CommandEntry),
 }
 
@@ -56,10 +58,11 @@ pub async fn stream_all(
     let mut out = Streamed::default();
     for p in parts {
         match p {
-            Part::Sources(f, stats, warnings) => {
+            Part::Sources(f, stats, warnings, skipped) => {
                 out.files.push(f);
                 out.stats = stats;
                 out.warnings = warnings;
+                out.skipped_sources = skipped;
             }
             Part::Command(f, c) => {
                 out.stats.bytes_read += c.bytes;
@@ -87,7 +90,7 @@ async fn sources(
     let sent = uploaded?;
     let out = produced.map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
     let file = entry(name, sent, &out.digest)?;
-    Ok(Part::Sources(file, out.stats, out.warnings))
+    Ok(Part::Sources(file, out.stats, out.warnings, out.skipped))
 }
 
 async fn command(

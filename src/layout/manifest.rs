@@ -34,6 +34,10 @@ pub struct Manifest {
     pub stats: Option<Stats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
+    /// Optional sources that did not exist when this snapshot was made (in an encrypted
+    /// snapshot: in its details).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_sources: Vec<String>,
     /// How the upload was verified before commit: `size`, `remote-hash` or `readback`.
     pub verified_by: String,
     /// Present when the stored files are encrypted.
@@ -58,6 +62,8 @@ pub struct Details {
     pub commands: Vec<CommandLine>,
     pub stats: Stats,
     pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

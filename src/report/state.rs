@@ -216,6 +216,7 @@ mod tests {
             bytes_read: 10,
             bytes_stored: 5,
             warnings: Vec::new(),
+            skipped_sources: Vec::new(),
             error: (outcome == Outcome::Failed).then(|| "boom".into()),
             verified_by: None,
             snapshots: None,

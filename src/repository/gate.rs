@@ -92,6 +92,7 @@ mod tests {
             commands: vec![],
             stats: Some(Stats::default()),
             warnings: Some(vec![]),
+            skipped_sources: vec![],
             verified_by: "size".into(),
             encryption: None,
         }

@@ -1,6 +1,7 @@
 //! Walking the sources into one tar stream: GNU headers with long names, symlinks stored (never
 //! followed), hard links stored once, empty directories, modes, owners and mtimes. A file that
-//! vanishes or cannot be read is skipped with a warning; it never fails the run.
+//! vanishes or cannot be read is skipped with a warning; it never fails the run. A missing
+//! optional source is only recorded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -24,6 +25,8 @@ pub struct Archiver<W: Write> {
     names: Names,
     pub stats: Stats,
     pub warnings: Vec<String>,
+    /// Optional sources that do not exist: recorded, not warned about.
+    pub skipped: Vec<String>,
 }
 
 impl<W: Write> Archiver<W> {
@@ -38,6 +41,7 @@ impl<W: Write> Archiver<W> {
             names: Names::default(),
             stats: Stats::default(),
             warnings: Vec::new(),
+            skipped: Vec::new(),
         }
     }
 
@@ -50,11 +54,14 @@ impl<W: Write> Archiver<W> {
     /// single files become warnings.
     pub fn add_source(&mut self, source: &Source) -> io::Result<()> {
         match std::fs::symlink_metadata(&source.path) {
+            // Absent is what `optional` allows (a directory only some hosts have): a warning
+            // on every run would teach people to ignore exit 3.
             Err(e) if e.kind() == io::ErrorKind::NotFound && source.optional => {
-                self.warn(format!(
+                tracing::info!(
                     "optional source {} does not exist; skipped",
                     source.path.display()
-                ));
+                );
+                self.skipped.push(source.path.display().to_string());
                 return Ok(());
             }
             Err(e) => {

@@ -37,6 +37,8 @@ pub struct SourcesOutcome {
     pub digest: StreamDigest,
     pub stats: Stats,
     pub warnings: Vec<String>,
+    /// Optional sources that did not exist.
+    pub skipped: Vec<String>,
 }
 
 /// Starts the producer of `files.tar.zst` for `job`. Its chunks arrive on the returned
@@ -62,6 +64,7 @@ pub fn spawn_sources(
             for s in &sources {
                 archiver.add_source(s)?;
             }
+            let skipped = std::mem::take(&mut archiver.skipped);
             let (counting, stats, warnings) = archiver.finish()?;
             let raw = counting.count;
             let digest = sink::finish(counting.inner, raw)?;
@@ -69,6 +72,7 @@ pub fn spawn_sources(
                 digest,
                 stats,
                 warnings,
+                skipped,
             })
         });
     let handle = match handle {

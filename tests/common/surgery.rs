@@ -152,6 +152,7 @@ pub fn plant_snapshot(remote: &Path, id: &str, tar_bytes: &[u8]) -> PathBuf {
         stats: Some(Stats::default()),
         warnings: Some(vec![]),
         encryption: None,
+        skipped_sources: vec![],
         verified_by: "size".into(),
     };
     write_manifest(&dir, &m);

@@ -69,6 +69,7 @@ pub fn manifest(pending: &Pending, files: Vec<FileEntry>, verified_by: VerifyMod
         commands: vec![],
         warnings: Some(vec![]),
         encryption: None,
+        skipped_sources: vec![],
         verified_by: verified_by.as_str().into(),
     }
 }
