@@ -322,17 +322,9 @@ fn a_wrong_or_missing_identity_is_a_clear_error_before_anything_is_written() {
     let out = backup(&cfg, &["restore", "t", "latest", "--target", &dir_s]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no identity is given"));
-    let out = backup(
-        &cfg,
-        &[
-            "cat",
-            "t",
-            "latest",
-            "app.sql",
-            "-i",
-            &stranger.to_string_lossy(),
-        ],
-    );
+    let stranger_s = stranger.to_string_lossy().into_owned();
+    let cat_as_stranger = || backup(&cfg, &["cat", "t", "latest", "app.sql", "-i", &stranger_s]);
+    let out = cat_as_stranger();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(out.stdout.is_empty());
 
@@ -351,17 +343,7 @@ fn a_wrong_or_missing_identity_is_a_clear_error_before_anything_is_written() {
     let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&mpath).unwrap()).unwrap();
     m["encryption"]["recipients"][0]["fingerprint"] = stranger_fp.into();
     fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
-    let out = backup(
-        &cfg,
-        &[
-            "cat",
-            "t",
-            "latest",
-            "app.sql",
-            "-i",
-            &stranger.to_string_lossy(),
-        ],
-    );
+    let out = cat_as_stranger();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

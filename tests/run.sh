@@ -10,6 +10,8 @@ command -v zstd >/dev/null || need+=(zstd)
 command -v sha256sum >/dev/null || need+=(coreutils)
 # The dump guard tests dump a corrupt sqlite file with the real sqlite3 (tests/dumps.rs).
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+# Encrypted snapshots must restore with the stock age binary (tests/encryption.rs).
+command -v age >/dev/null || need+=(age)
 [ -x /usr/bin/time ] || need+=(time)
 command -v setpriv >/dev/null || need+=(util-linux)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

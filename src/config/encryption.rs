@@ -154,3 +154,90 @@ fn read_recipients_file(
     }
     Ok(recipients)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigError, load};
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    fn recipient() -> String {
+        age::x25519::Identity::generate().to_public().to_string()
+    }
+
+    const REMOTE: &str = "[remotes.r]\ntype = \"local\"\npath = \"/b\"\n";
+
+    #[test]
+    fn the_agent_sets_the_default_and_a_job_may_replace_it_or_turn_it_off() {
+        let (a, b) = (recipient(), recipient());
+        let cfg = load_text(&format!(
+            "[agent.encryption]\nrecipients = [\"{a}\"]\nidentity_file = \"/root/key.txt\"\n{REMOTE}\
+             [jobs.inherit]\nremote = \"r\"\nsources = [\"/etc\"]\n\
+             [jobs.own]\nremote = \"r\"\nsources = [\"/etc\"]\n[jobs.own.encryption]\nrecipients = [\"{b}\"]\n\
+             [jobs.clear]\nremote = \"r\"\nsources = [\"/etc\"]\n[jobs.clear.encryption]\nenabled = false\n"
+        ))
+        .unwrap();
+        let to = |job: &str| -> Vec<String> {
+            cfg.jobs[job]
+                .encryption
+                .recipients
+                .iter()
+                .map(|r| r.to_text())
+                .collect()
+        };
+        assert_eq!(to("inherit"), [a]);
+        assert_eq!(to("own"), [b]);
+        assert!(to("clear").is_empty());
+        for job in ["inherit", "own", "clear"] {
+            let id = cfg.jobs[job].encryption.identity.as_ref().unwrap();
+            assert_eq!(id.path, std::path::Path::new("/root/key.txt"), "{job}");
+        }
+        let none = load_text(&format!(
+            "{REMOTE}[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\n"
+        ))
+        .unwrap();
+        assert!(!none.jobs["j"].encryption.is_on());
+    }
+
+    #[test]
+    fn bad_encryption_settings_name_their_line() {
+        let job = format!(
+            "{REMOTE}[jobs.j]\nremote = \"r\"\nsources = [\"/etc\"]\n[jobs.j.encryption]\n"
+        );
+        for (table, says, line) in [
+            (
+                "recipients = [\"age1bad\"]\n",
+                "not a valid age X25519 recipient",
+                8,
+            ),
+            (
+                "recipients = [\"ssh-ed25519 AAAAnope\"]\n",
+                "SSH public key",
+                8,
+            ),
+            ("recipients = []\n", "no recipient", 7),
+            (
+                &format!(
+                    "recipients = [\"{}\"]\nidentity_file = \"key.txt\"\n",
+                    recipient()
+                ),
+                "not an absolute path",
+                9,
+            ),
+            (
+                "recipients_file = \"/nonexistent/r.txt\"\n",
+                "/nonexistent/r.txt",
+                8,
+            ),
+        ] {
+            let e = load_text(&format!("{job}{table}")).unwrap_err();
+            assert!(e.to_string().contains(says), "{table}: {e}");
+            assert_eq!(e.position.map(|p| p.0), Some(line), "{table}: {e}");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use super::RestoreError;
-use super::fetch::HashingReader;
+use super::fetch::{Fetched, HashingReader};
 use crate::encryption::{self, Identities, IdentitySource};
 use crate::layout::{Manifest, StoredFile};
 
@@ -75,6 +75,18 @@ pub fn wrong(ids: &Identities, m: &Manifest) -> RestoreError {
             named(to)
         ),
         hint: "give the identity of one of those recipients (`backup keygen -y FILE` prints an identity's fingerprint)".into(),
+    }
+}
+
+/// A file the identity cannot open ends the read with its own error, never a checksum one.
+pub fn refuse_wrong_identity<T>(
+    fetched: &Fetched<T>,
+    ids: Option<&Identities>,
+    m: &Manifest,
+) -> Result<(), RestoreError> {
+    match (&fetched.result, ids) {
+        (Err(e), Some(ids)) if encryption::is_wrong_identity(e) => Err(wrong(ids, m)),
+        _ => Ok(()),
     }
 }
 

@@ -119,7 +119,7 @@ async fn restore_from(
         None => None,
     };
     if let Some((f, fetched)) = archive {
-        refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
+        keys::refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
         let report = fetched.result.as_ref().ok();
         if let Some(UnpackReport {
             entries,
@@ -203,7 +203,7 @@ async fn restore_from(
             let Some(fetched) = go_on(fetched, f, &mut problems)? else {
                 continue;
             };
-            refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
+            keys::refuse_wrong_identity(&fetched, ids.as_deref(), m)?;
             if let Err(e) = &fetched.result {
                 problems.push(format!("restoring {} to {plain} failed: {e}", f.name));
             }
@@ -262,18 +262,6 @@ fn go_on<T>(
             Ok(None)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// A file the identity cannot open ends the read with its own error, never a checksum one.
-pub(super) fn refuse_wrong_identity<T>(
-    fetched: &Fetched<T>,
-    ids: Option<&crate::encryption::Identities>,
-    m: &crate::layout::Manifest,
-) -> Result<(), RestoreError> {
-    match (&fetched.result, ids) {
-        (Err(e), Some(ids)) if crate::encryption::is_wrong_identity(e) => Err(keys::wrong(ids, m)),
-        _ => Ok(()),
     }
 }
 

@@ -40,6 +40,15 @@ pub async fn check(cfg: &Config, connect: bool, config_only: bool) -> Result<i32
             j.verify.as_str(),
             j.defined_in.display()
         )?;
+        if j.encryption.is_on() {
+            let to: Vec<String> = j
+                .encryption
+                .recipients
+                .iter()
+                .map(|r| r.info().to_string())
+                .collect();
+            outln!("  encrypted (age) to {}", to.join(", "))?;
+        }
     }
     if config_only {
         return Ok(0);
