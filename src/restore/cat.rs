@@ -73,14 +73,9 @@ async fn fetch_to_stdout(
 ) -> Result<Fetched<u64>, RestoreError> {
     let name = f.name.clone();
     fetch(remote, path, f.size, None, move |input| {
-        let plain = keys::plaintext(input, &name, ids.as_deref())?;
+        let mut content = keys::content(input, &name, ids.as_deref())?;
         let mut out = io::BufWriter::with_capacity(256 * 1024, io::stdout().lock());
-        // The details are JSON, sealed but not compressed.
-        let n = if StoredFile::parse(&name) == Some(StoredFile::Details) {
-            io::copy(&mut { plain }, &mut out)?
-        } else {
-            io::copy(&mut zstd::stream::read::Decoder::new(plain)?, &mut out)?
-        };
+        let n = io::copy(&mut content, &mut out)?;
         out.flush()?;
         Ok(n)
     })

@@ -14,7 +14,6 @@ use super::keys;
 use super::keys::refuse_wrong_identity;
 use super::run::mismatch;
 use crate::encryption::{Identities, IdentitySource};
-use crate::layout::StoredFile;
 use crate::repository::{Opener, RepoError, Repository, Snapshot, SnapshotCheck};
 
 /// The [`Opener`] of `verify --read --identity`: loads the identity at the first encrypted
@@ -94,12 +93,8 @@ async fn prove_decrypts(
             f.size,
             None,
             move |input| {
-                let mut plain = keys::plaintext(input, &name, Some(&keys))?;
-                if StoredFile::parse(&name) == Some(StoredFile::Details) {
-                    return io::copy(&mut plain, &mut io::sink());
-                }
                 io::copy(
-                    &mut zstd::stream::read::Decoder::new(plain)?,
+                    &mut keys::content(input, &name, Some(&keys))?,
                     &mut io::sink(),
                 )
             },

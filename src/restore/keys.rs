@@ -90,6 +90,20 @@ pub fn refuse_wrong_identity<T>(
     }
 }
 
+/// The content of a stored file as it was made: decrypted when its name says it is
+/// encrypted, then decompressed (the details are JSON, sealed but not compressed).
+pub fn content<'a>(
+    input: &'a mut HashingReader,
+    name: &str,
+    ids: Option<&Identities>,
+) -> io::Result<Box<dyn Read + 'a>> {
+    let plain = plaintext(input, name, ids)?;
+    if StoredFile::parse(name) == Some(StoredFile::Details) {
+        return Ok(plain);
+    }
+    Ok(Box::new(zstd::stream::read::Decoder::new(plain)?))
+}
+
 /// Whether a stored file is encrypted, by its name.
 pub fn is_encrypted(name: &str) -> bool {
     StoredFile::parse(name).is_some_and(|f| f.is_encrypted())
