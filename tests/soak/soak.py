@@ -41,7 +41,7 @@ from proxy import Proxy  # noqa: E402
 KEEP_LAST = 3
 HANG = 120  # seconds: an agent still running then is a violation (hung), not a slow run
 SFTP_FAULTS = {"clean": 1, "kill": 4, "cut": 3, "stall": 1, "stall_kill": 1, "sshd_kill": 2,
-               "prune_race": 2, "prune_kill": 1, "corrupt": 2}
+               "prune_race": 2, "prune_kill": 1, "corrupt": 2, "reply_lost": 1}
 LOCAL_FAULTS = {"clean": 1, "kill": 4, "prune_race": 2, "prune_kill": 1, "corrupt": 2}
 # The dump command: its output, then, while the harness wants a window before verification
 # ("corrupt"), a pause with its stream still open.
@@ -80,7 +80,7 @@ PermitRootLogin prohibit-password
 StrictModes no
 UsePAM no
 MaxStartups 100
-Subsystem sftp internal-sftp
+Subsystem sftp {sys.executable} {HERE}/lose_reply.py {d}/lose-rename-reply
 SetEnv SHLVL=1
 """)
         self.start()
@@ -185,11 +185,14 @@ class DataSet:
 
 
 class Scenario:
-    def __init__(self, seed, steps, bin_path, counts):
+    def __init__(self, seed, steps, bin_path, counts, only):
         self.seed, self.steps, self.bin, self.counts = seed, steps, bin_path, counts
         self.rng = random.Random(seed)
         self.w = tempfile.mkdtemp(prefix=f"backup-soak-{seed}-")
         self.kind = "sftp" if self.rng.random() < 0.7 else "local"
+        self.only = only
+        if only and not set(only) & set(LOCAL_FAULTS):
+            self.kind = "sftp"
         self.sshd = self.proxy = None
         self.data = DataSet(f"{self.w}/data", self.rng)
         remote_dir = f"{self.w}/remote"
@@ -316,6 +319,13 @@ keep_last = {KEEP_LAST}
             b = self.start(second, f"{tag}-{second}")
             done = {first: self.finish(a), second: self.finish(b)}
             rec["runs"], rec["prunes"] = [done["run"]], [done["prune"]]
+        elif fault == "reply_lost":
+            flag = f"{self.w}/lose-rename-reply"
+            open(flag, "w").close()
+            rec["runs"] = [self.finish(self.start("run", tag))]
+            self.counts["reply_lost " + ("hit the commit" if not os.path.exists(flag) else "no rename")] += 1
+            if os.path.exists(flag):
+                os.remove(flag)
         elif fault == "corrupt":
             rec["runs"] = [self.corrupt(tag, rng)]
         elif fault == "prune_kill":
@@ -358,7 +368,8 @@ keep_last = {KEEP_LAST}
 
     def run(self):
         faults = SFTP_FAULTS if self.kind == "sftp" else LOCAL_FAULTS
-        names, weights = list(faults), list(faults.values())
+        names = [n for n in faults if not self.only or n in self.only] or ["clean"]
+        weights = [faults[n] for n in names]
         for k in range(self.steps):
             fault = "clean" if k == 0 else self.rng.choices(names, weights)[0]
             self.counts[f"{self.kind} {fault}"] += 1
@@ -392,6 +403,8 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--only", type=lambda v: v.split(","), default=None,
+                    help="draw only these faults (comma list), e.g. --only kill,cut")
     ap.add_argument("--keep", action="store_true", help="keep every work dir, not only failed ones")
     a = ap.parse_args()
     bin_path = binary()
@@ -399,7 +412,7 @@ def main():
         sys.exit(f"soak: no binary at {bin_path}; run cargo build (or set BACKUP_BIN)")
     counts, failed, t0 = collections.Counter(), [], time.monotonic()
     for seed in range(a.seed, a.seed + a.runs):
-        sc, bad = Scenario(seed, a.steps, bin_path, counts), None
+        sc, bad = Scenario(seed, a.steps, bin_path, counts, a.only), None
         try:
             bad = sc.run()
         finally:
@@ -407,7 +420,7 @@ def main():
         if bad:
             failed.append(seed)
             print(f"FAIL seed {seed} ({sc.kind}); replay: tests/soak.sh --seed {seed} --runs 1 "
-                  f"--steps {a.steps}; kept {sc.w}", flush=True)
+                  f"--steps {a.steps}{' --only ' + ','.join(a.only) if a.only else ''}; kept {sc.w}", flush=True)
             for b in bad:
                 print(f"  {b}", flush=True)
         else:
