@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fault-injection soak of `backup run` / `backup prune` (run it as tests/soak.sh).
 
-  tests/soak.sh [--runs N] [--seed S] [--steps K] [--keep]
+  tests/soak.sh [--runs N] [--seed S] [--steps K] [--only FAULT,...] [--keep]
 
 Run i (seed S+i) is a scenario of its own: a fresh work dir, a `local` remote or a private
 OpenSSH sshd on 127.0.0.1 (own host key, own authorized_keys, own config; only its own PIDs
@@ -9,7 +9,9 @@ are killed) reached through the loopback fault proxy (proxy.py), and K steps. Be
 the data set (a tree and a dump, both from the seed) changes; step 0 runs clean and calibrates
 how long a run takes and how many bytes it sends; every later step draws a fault from the seed:
 the agent SIGKILLed at a random instant, the connection cut at a random byte or stalled, sshd
-killed and restarted, `backup prune` racing `backup run`, a prune SIGKILLed. After every step
+killed and restarted, `backup prune` racing `backup run`, a prune SIGKILLed, a byte of an
+uploaded file flipped before verification, the commit's rename done with its answer lost
+(lose_reply.py is the sshd's sftp subsystem); `--only a,b` draws only those. After every step
 the independent checker (check.py) inspects the remote; a violation fails the run, prints its
 seed (`tests/soak.sh --seed S --runs 1` replays the same schedule and data; the instants are
 fractions of the measured clean run, so timing-dependent faults land near, not at, the same
