@@ -1,6 +1,6 @@
 //! Faults, for real: wrong and unknown host keys, a loose private key, connections cut, stalled
-//! or killed mid-upload, a full remote disk, files that cannot be read or vanish. Each gets a
-//! clear error and loses nothing already committed.
+//! or killed mid-upload, a commit whose answer is lost, a full remote disk, files that cannot
+//! be read or vanish. Each gets a clear error and loses nothing already committed.
 
 mod common;
 
@@ -250,6 +250,61 @@ fn stalled_connection_fails_within_two_minutes() {
         wait_for_upload(job_dir, 8 * 1024 * 1024);
         proxy.stall();
     });
+}
+
+/// The server renames the snapshot into place but its answer never arrives: the connection dies
+/// right after (tests/soak/lose_reply.py, the sftp server in front of OpenSSH's, drops the
+/// rename's status reply and kills the session). Found by the soak: the run reported a failure
+/// (exit 1) for a snapshot that was committed. It must look again and say committed (exit 3).
+#[test]
+fn commit_whose_answer_is_lost_is_found_committed() {
+    let flags = tempfile::tempdir().unwrap();
+    let flag = flags.path().join("lose-rename-reply");
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/soak/lose_reply.py");
+    let force = format!(
+        "ForceCommand /usr/bin/python3 {} {}",
+        wrapper.display(),
+        flag.display()
+    );
+    let Some(sshd) = common::Sshd::builder().extra_config(&force).start() else {
+        return;
+    };
+    let (_d, src) = small_source();
+    let cfg = sshd.write_config(&job(&src, ""));
+    fs::write(&flag, "").unwrap();
+    let out = backup(&cfg, &["run", "t"]);
+    assert!(
+        !flag.exists(),
+        "the rename never reached the server: {}",
+        describe(&out)
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("a new connection finds"), "{stderr}");
+    let (snaps, _) = remote_state(&sshd.remote_dir().join("t"));
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert!(
+        stderr.contains(&snaps[0]),
+        "the run names its snapshot: {stderr}"
+    );
+    let check = sshd.remote_run(&format!("cd t/{} && sha256sum -c SHA256SUMS", snaps[0]));
+    assert!(check.status.success(), "{}", describe(&check));
+    let status = backup(&cfg, &["status", "--json"]);
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.contains(&snaps[0]),
+        "status shows the committed run: {status}"
+    );
+
+    // The next run, with the server answering again, commits beside it.
+    let out = backup(&cfg, &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let (snaps, hidden) = remote_state(&sshd.remote_dir().join("t"));
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
+    assert!(
+        !hidden.iter().any(|h| h.ends_with(".partial")),
+        "{hidden:?}"
+    );
 }
 
 #[test]

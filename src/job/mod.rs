@@ -8,6 +8,7 @@ mod error;
 mod guards;
 mod hooks;
 pub mod lock;
+mod lost_reply;
 mod observed;
 mod progress;
 pub mod prune;

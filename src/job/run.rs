@@ -143,6 +143,12 @@ async fn write_snapshot(
 ) -> Result<(), JobError> {
     let pending = repo.begin().await?;
     let result = upload_and_commit(job, repo, &pending, me, counted, opts, report).await;
+    if let Err(e) = &result
+        && e.is_transient()
+        && super::lost_reply::found_committed(job, repo, pending.id, e, report).await
+    {
+        return Ok(());
+    }
     match &result {
         Ok(()) => {
             report.snapshot = Some(pending.id.to_string());
@@ -275,13 +281,14 @@ async fn upload_and_commit(
         stats.clone(),
         used.as_str(),
     );
-    repo.commit(pending, &manifest).await?;
-    tracing::info!(job = %job.name, snapshot = %pending.id, "committed {}", repo.dir().snapshot(pending.id));
+    // Filled in before the commit: a commit whose answer is lost may still turn out committed.
     report.files = stats.files;
     report.bytes_read = stats.bytes_read;
     report.bytes_stored = stats.bytes_stored;
     report.warnings = pending.warnings.iter().cloned().chain(warnings).collect();
     report.verified_by = Some(used.as_str().to_string());
     report.skipped_sources = skipped_sources;
+    repo.commit(pending, &manifest).await?;
+    tracing::info!(job = %job.name, snapshot = %pending.id, "committed {}", repo.dir().snapshot(pending.id));
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Ownership of the files the agent writes under `state_dir` (state file, metrics, locks), so
-//! that whichever user wrote one last, the service user can still open it.
+//! that whichever user wrote one last, the service user can still open it; and making a rename
+//! into a directory durable.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -18,4 +19,24 @@ pub fn adopt_owner(path: &Path, state_dir: &Path) {
         return;
     }
     let _ = std::os::unix::fs::chown(path, Some(dir.uid()), Some(dir.gid()));
+}
+
+/// fsyncs `dir` after a file was renamed into it: the rename lives in the directory, and
+/// without this a power cut may bring the old file back although the rename returned.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs_err::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_dir_syncs_a_directory_and_names_one_it_cannot_open() {
+        let d = tempfile::tempdir().unwrap();
+        sync_dir(d.path()).unwrap();
+        let gone = d.path().join("gone");
+        let e = sync_dir(&gone).unwrap_err();
+        assert!(e.to_string().contains(&*gone.to_string_lossy()), "{e}");
+    }
 }

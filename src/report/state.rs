@@ -3,8 +3,9 @@
 //! verification.
 //!
 //! The daemon and `backup run` both write it, so every update is read-modify-write under an
-//! exclusive flock on `state.json.lock`, and the new file replaces the old one by rename: a
-//! crash leaves either the old or the new state, never half of one.
+//! exclusive flock on `state.json.lock`, and the new file (fsynced) replaces the old one by
+//! rename, then the directory is fsynced: a crash leaves either the old or the new state, never
+//! half of one, and a power cut after the update returned leaves the new one.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use super::files::adopt_owner;
+use super::files::{adopt_owner, sync_dir};
 use crate::outcome::{Outcome, RunReport, VerifyReport};
 
 pub const STATE_FILE: &str = "state.json";
@@ -153,7 +154,8 @@ pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String
         .and_then(|()| file.sync_all())
         .map_err(io)?;
     adopt_owner(&tmp, state_dir);
-    fs_err::rename(&tmp, &target).map_err(io)
+    fs_err::rename(&tmp, &target).map_err(io)?;
+    sync_dir(state_dir).map_err(io)
 }
 
 /// Records one finished run.

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Invariant checker of the fault-injection soak (tests/soak.sh), independent of the product.
+
+It knows only the remote layout the README promises and uses only sha256sum, zstd and tar:
+
+  check.py digest DIR         print the digest of a data set (the harness records one per step)
+  check.py step LEDGER        check the job's remote directory after the ledger's last step
+
+A snapshot is a directory named by an id (YYYYMMDDTHHMMSSZ) holding manifest.json. After every
+step: every snapshot passes `sha256sum -c SHA256SUMS` and restores with `zstd -dc | tar -x` to
+exactly the data set of the step that made it (every `<name>.zst` to that step's dump); no
+snapshot disappears except by a retention decision (keep_last, computed here) in a step that
+could prune; at most one `.partial`, none after a run that reported success; the agent's exit
+code agrees with the server (0/3: the snapshot it printed is new and there; 1: nothing new; a
+SIGKILLed agent: at most one new snapshot) and with its state file. Violations go to stdout,
+one a line; the exit code is 1 if there is any. What it learnt (which step made which
+snapshot) is kept in `checker-state.json` beside the ledger.
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ID = re.compile(r"^\d{8}T\d{6}Z$")
+PARTIAL = re.compile(r"^\.\d{8}T\d{6}Z\.partial$")
+
+
+def digest(root):
+    """sha256 over every entry below root: type, relative path, permissions and content."""
+    lines = []
+    for top, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            p = os.path.join(top, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            mode = oct(st.st_mode & 0o7777)
+            if os.path.islink(p):
+                lines.append(f"l {rel} {os.readlink(p)}")
+            elif os.path.isdir(p):
+                lines.append(f"d {rel} {mode}")
+            else:
+                with open(p, "rb") as f:
+                    lines.append(f"f {rel} {mode} {hashlib.sha256(f.read()).hexdigest()}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def scan(job_dir):
+    """(committed ids, partial names) in the job directory, as the README defines them."""
+    if not os.path.isdir(job_dir):
+        return [], []
+    names = os.listdir(job_dir)
+    ids = sorted(
+        n for n in names if ID.match(n) and os.path.isfile(os.path.join(job_dir, n, "manifest.json"))
+    )
+    return ids, sorted(n for n in names if PARTIAL.match(n))
+
+
+def content_problems(snap, expect, source):
+    """Why the snapshot at `snap` is not intact or not the data set `expect`; [] if it is."""
+    out = []
+    r = subprocess.run(["sha256sum", "-c", "--quiet", "--strict", "SHA256SUMS"], cwd=snap,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return [f"sha256sum -c failed: {(r.stdout + r.stderr).strip()}"]
+    with open(os.path.join(snap, "SHA256SUMS")) as f:
+        summed = {line.split("  ", 1)[1].strip() for line in f if "  " in line}
+    for name in os.listdir(snap):
+        if name not in ("SHA256SUMS", "manifest.json") and name not in summed:
+            out.append(f"{name} is not in SHA256SUMS")
+    with tempfile.TemporaryDirectory(prefix="soak-restore-") as tmp:
+        tar = os.path.join(snap, "files.tar.zst")
+        if os.path.exists(tar):
+            r = subprocess.run(f"zstd -dcq '{tar}' | tar -x -p -C '{tmp}'", shell=True,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                out.append(f"zstd -dc files.tar.zst | tar -x failed: {r.stderr.strip()}")
+            else:
+                got = digest(os.path.join(tmp, source.lstrip("/")))
+                if got != expect["tree"]:
+                    out.append("files.tar.zst restores to another data set than its run's")
+        elif expect["tree"] is not None:
+            out.append("files.tar.zst is missing")
+    for name, want in expect["dumps"].items():
+        r = subprocess.run(f"zstd -dcq '{snap}/{name}.zst' | sha256sum", shell=True,
+                           capture_output=True, text=True)
+        if r.returncode != 0 or r.stdout.split()[:1] != [want]:
+            out.append(f"{name}.zst does not decompress to its run's dump")
+    return out
+
+
+def kept_by_keep_last(ids, n):
+    """The ids a keep_last = n policy keeps (ids sort by time); no policy keeps all."""
+    return set(sorted(ids)[-n:]) if n else set(ids)
+
+
+def check_step(ledger_path):
+    with open(ledger_path) as f:
+        ledger = json.load(f)
+    state_path = os.path.join(os.path.dirname(ledger_path), "checker-state.json")
+    known, before = {}, None
+    if os.path.exists(state_path):
+        with open(state_path) as f:
+            mem = json.load(f)
+        known, before = mem["snapshots"], mem["last_run"]
+    last = last_run(ledger)
+    step = ledger["steps"][-1]
+    k = step["step"]
+    ids, partials = scan(ledger["job_dir"])
+    bad = []
+    new = [i for i in ids if i not in known]
+    gone = [i for i in known if i not in ids]
+
+    # Content: an old snapshot against the step that made it; a new one against this step.
+    made_by = dict(known)
+    for i in new:
+        made_by[i] = k
+    for i in ids:
+        expect = ledger["steps"][made_by[i]]["data"]
+        for p in content_problems(os.path.join(ledger["job_dir"], i), expect, ledger["source"]):
+            bad.append(f"snapshot {i} (step {made_by[i]}): {p}")
+
+    runs, prunes = step.get("runs", []), step.get("prunes", [])
+    for r in runs:
+        code = r["exit"]
+        if code in (0, 3):
+            if r.get("snapshot") not in new:
+                bad.append(f"run exited {code} reporting snapshot {r.get('snapshot')}, "
+                           f"which is not a new snapshot on the server (new: {new})")
+            if partials:
+                bad.append(f"run exited {code} but {partials} remain")
+        elif code == 1:
+            if len(runs) == 1 and new:
+                bad.append(f"run exited 1 (nothing committed) but {new} appeared")
+        elif code != "killed":
+            bad.append(f"run exited {code}: neither 0, 1, 3 nor killed by the harness")
+        if code != "killed":
+            bad += state_problems(last, before, r)
+    for p in prunes:
+        if p["exit"] not in (0, 1, "killed"):
+            bad.append(f"prune exited {p['exit']}")
+    if len(new) > len(runs):
+        bad.append(f"{len(new)} new snapshots {new} from {len(runs)} run(s)")
+
+    # Retention: only a commit or a prune may remove, and only what keep_last would remove.
+    if gone:
+        may_prune = bool(new) or bool(prunes)
+        allowed = set(known) | set(new)
+        allowed -= kept_by_keep_last(allowed, ledger["keep_last"])
+        if not may_prune:
+            bad.append(f"snapshots {gone} disappeared in a step that neither committed nor pruned")
+        elif set(gone) - allowed:
+            bad.append(f"snapshots {sorted(set(gone) - allowed)} disappeared; "
+                       f"keep_last = {ledger['keep_last']} keeps them")
+    if len(partials) > 1:
+        bad.append(f"more than one .partial: {partials}")
+
+    with open(state_path, "w") as f:
+        json.dump({"snapshots": {i: made_by[i] for i in ids}, "last_run": last}, f)
+    return bad
+
+
+def last_run(ledger):
+    """The state file's last run of the job, or None when there is none (yet)."""
+    try:
+        with open(ledger["state_file"]) as f:
+            return json.load(f)["jobs"][ledger["job"]].get("last_run")
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def state_problems(last, before, run):
+    """The state file's last run must say what the exit code said. A run refused before it
+    began (the job's lock is held) may leave the record as it was; any other record of a
+    failed run says exit 1."""
+    code = run["exit"]
+    if last is None:
+        return [f"the run exited {code} but the state file has no last run of the job"]
+    if code == 1 and last == before:
+        return []
+    out = []
+    if last.get("exit_code") != code:
+        out.append(f"state file says exit {last.get('exit_code')}, the run exited {code}")
+    if code in (0, 3) and last.get("snapshot") != run.get("snapshot"):
+        out.append(f"state file names snapshot {last.get('snapshot')}, the run {run.get('snapshot')}")
+    return out
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "digest":
+        print(digest(argv[2]))
+        return 0
+    if len(argv) == 3 and argv[1] == "step":
+        bad = check_step(argv[2])
+        for b in bad:
+            print(b)
+        return 1 if bad else 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
