@@ -1,6 +1,7 @@
-//! Restoring an entry's metadata: mode, owner and mtime, set through an open descriptor (or,
-//! for a symlink, `fchownat`/`utimensat` on its parent's handle without following) so that
-//! nothing is applied through a path that could have become a symlink.
+//! Restoring an entry's metadata: mode, owner and mtime (to the nanosecond when the archive has
+//! it), set through an open descriptor (or, for a symlink, `fchownat`/`utimensat` on its
+//! parent's handle without following) so that nothing is applied through a path that could
+//! have become a symlink.
 
 use std::fs::{self, File};
 use std::io;
@@ -10,11 +11,18 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tar::Header;
 
+/// An mtime: the header's whole seconds, with nanoseconds when a PAX record gave them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub secs: u64,
+    pub nanos: u32,
+}
+
 /// A directory's metadata, applied after its contents are in place.
 pub struct DirMeta {
     pub rel: PathBuf,
     pub mode: u32,
-    pub mtime: u64,
+    pub mtime: Stamp,
     pub owner: (u64, u64),
 }
 
@@ -23,22 +31,26 @@ pub fn set_meta(
     owners: bool,
     mode: u32,
     owner: (u64, u64),
-    mtime: u64,
+    mtime: Stamp,
 ) -> io::Result<()> {
     // chown before chmod: chown clears set-id bits.
     if owners {
         std::os::unix::fs::fchown(f, Some(owner.0 as u32), Some(owner.1 as u32))?;
     }
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+    f.set_modified(UNIX_EPOCH + Duration::new(mtime.secs, mtime.nanos))
 }
 
 /// Mode bits, (uid, gid) and mtime of an entry.
-pub fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), u64)> {
-    Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), h.mtime()?))
+pub fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), Stamp)> {
+    let mtime = Stamp {
+        secs: h.mtime()?,
+        nanos: 0,
+    };
+    Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), mtime))
 }
 
-pub fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: u64) -> DirMeta {
+pub fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: Stamp) -> DirMeta {
     DirMeta {
         rel: rel.to_path_buf(),
         mode,
@@ -52,7 +64,7 @@ pub fn set_symlink_meta(
     at: &super::target::Place,
     owners: bool,
     owner: (u64, u64),
-    mtime: u64,
+    mtime: Stamp,
 ) -> io::Result<()> {
     use std::os::fd::AsFd;
 
@@ -70,7 +82,7 @@ pub fn set_symlink_meta(
         )
         .map_err(io::Error::from)?;
     }
-    let t = TimeSpec::new(mtime as i64, 0);
+    let t = TimeSpec::new(mtime.secs as i64, i64::from(mtime.nanos));
     utimensat(
         at.dir.as_fd(),
         at.name.as_os_str(),

@@ -5,6 +5,7 @@
 
 mod cat;
 mod decrypts;
+mod extended;
 mod fetch;
 pub mod keys;
 mod meta;

@@ -18,6 +18,7 @@ use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::UnlinkatFlags;
 use tar::{EntryType, Header};
 
+use super::extended::Extended;
 use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_meta};
 pub use super::names::safe_relative;
 use super::names::shown;
@@ -106,8 +107,9 @@ impl Unpacker {
             self.report.matched += 1;
             let link = entry.link_name()?.map(|l| l.into_owned());
             let header = entry.header().clone();
+            let ext = Extended::of(&mut entry)?;
             let mut data = ReadSide::new(&mut entry);
-            let result = self.place(&rel, &header, link.as_deref(), &mut data);
+            let result = self.place(&rel, &header, &ext, link.as_deref(), &mut data);
             // A failure to read the archive itself is not this entry's: it ends the restore.
             if let Some(e) = data.error.take() {
                 return Err(e);
@@ -147,11 +149,13 @@ impl Unpacker {
         &mut self,
         rel: &Path,
         h: &Header,
+        ext: &Extended,
         link: Option<&Path>,
         data: &mut impl Read,
     ) -> Result<(), Skip> {
         let (mode, owner, mtime) =
             header_meta(h).map_err(|e| Skip::Refused(format!("unreadable header: {e}")))?;
+        let mtime = ext.mtime.unwrap_or(mtime);
         let at = self.parent(rel)?;
         let kind_wanted = h.entry_type();
         if let Some(st) = lstat_at(&at.dir, &at.name)? {

@@ -1,7 +1,7 @@
 //! Walking the sources into one tar stream: GNU headers with long names, symlinks stored (never
-//! followed), hard links stored once, empty directories, modes, owners and mtimes. A file that
-//! vanishes or cannot be read is skipped with a warning; it never fails the run. A missing
-//! optional source is only recorded.
+//! followed), hard links stored once, empty directories, modes, owners and mtimes (with their
+//! nanoseconds in PAX records, pax.rs). A file that vanishes or cannot be read is skipped with a
+//! warning; it never fails the run. A missing optional source is only recorded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header, HeaderMode};
 use walkdir::WalkDir;
 
+use super::pax::Records;
 use super::reader::{Change, ExactReader};
 use crate::config::{Exclude, Source};
 use crate::layout::manifest::Stats;
@@ -122,6 +123,7 @@ impl<W: Write> Archiver<W> {
         if ft.is_dir() {
             self.stats.dirs += 1;
             header.set_size(0);
+            Records::of(meta).write(&mut self.tar)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         if ft.is_symlink() {
@@ -134,6 +136,7 @@ impl<W: Write> Archiver<W> {
             };
             self.stats.symlinks += 1;
             header.set_size(0);
+            Records::of(meta).write(&mut self.tar)?;
             return self.tar.append_link(&mut header, &name, &target);
         }
         if ft.is_file() {
@@ -141,6 +144,7 @@ impl<W: Write> Archiver<W> {
         }
         if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             header.set_size(0);
+            Records::of(meta).write(&mut self.tar)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         tracing::debug!(
@@ -165,6 +169,7 @@ impl<W: Write> Archiver<W> {
             header.set_entry_type(EntryType::Link);
             header.set_size(0);
             self.stats.files += 1;
+            Records::of(meta).write(&mut self.tar)?;
             return self.tar.append_link(&mut header, name, &first);
         }
         let file = match std::fs::File::open(path) {
@@ -192,6 +197,7 @@ impl<W: Write> Archiver<W> {
         header.set_metadata_in_mode(&meta, HeaderMode::Complete);
         self.names.set(&mut header, &meta);
         let size = meta.len();
+        Records::of(&meta).write(&mut self.tar)?;
         let mut reader = ExactReader::new(io::BufReader::with_capacity(256 * 1024, file), size);
         self.tar.append_data(&mut header, name, &mut reader)?;
         self.stats.files += 1;

@@ -5,6 +5,7 @@
 mod archive;
 pub mod child;
 pub mod command;
+mod pax;
 mod reader;
 mod run_as;
 pub mod sink;

@@ -1,0 +1,74 @@
+//! An entry's PAX extended records, as the archive (snapshot/pax.rs) or GNU tar wrote them:
+//! the mtime with its nanoseconds. Records this restore does not use are ignored, as GNU tar
+//! ignores unknown keywords.
+
+use std::io::{self, Read};
+
+use super::meta::Stamp;
+
+/// What the PAX records of one entry add to its header.
+#[derive(Debug, Default)]
+pub struct Extended {
+    pub mtime: Option<Stamp>,
+}
+
+impl Extended {
+    pub fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Extended> {
+        let mut ext = Extended::default();
+        let Some(records) = entry.pax_extensions()? else {
+            return Ok(ext);
+        };
+        for r in records {
+            let r = r?;
+            if r.key_bytes() == b"mtime" {
+                ext.mtime = parse_time(r.value_bytes());
+            }
+        }
+        Ok(ext)
+    }
+}
+
+/// `SECS[.FRACTION]`; `None` for what is not that (a negative time, text), so that the
+/// header's whole-second mtime is used instead.
+fn parse_time(v: &[u8]) -> Option<Stamp> {
+    let v = std::str::from_utf8(v).ok()?;
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    Some(Stamp {
+        secs: secs.parse().ok()?,
+        nanos: digits.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(secs: u64, nanos: u32) -> Option<Stamp> {
+        Some(Stamp { secs, nanos })
+    }
+
+    #[test]
+    fn pax_times_keep_their_nanoseconds() {
+        assert_eq!(
+            parse_time(b"1700000000.123456789"),
+            stamp(1_700_000_000, 123_456_789)
+        );
+        assert_eq!(
+            parse_time(b"1700000000.5"),
+            stamp(1_700_000_000, 500_000_000)
+        );
+        // More digits than nanoseconds hold: the rest is dropped, as utimensat cannot set it.
+        assert_eq!(parse_time(b"1.1234567899"), stamp(1, 123_456_789));
+        assert_eq!(parse_time(b"42"), stamp(42, 0));
+        assert_eq!(parse_time(b"-1.5"), None);
+        assert_eq!(parse_time(b"x"), None);
+        assert_eq!(parse_time(b"1.x"), None);
+    }
+}

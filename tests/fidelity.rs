@@ -1,0 +1,130 @@
+//! Restore fidelity: what `stat`, `getfattr` and `getfacl` show of a source tree comes back
+//! the same from `backup restore` and from GNU tar with the README's command. The sources are
+//! made with the real tools (touch -d, setfattr, setfacl, setcap, mkfifo) on the temp dir's
+//! file system; the snapshots go to a `type = "local"` remote.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::hosts::{Host, Server, assert_exit, host, stderr};
+use common::{describe, run_ok};
+
+/// The README's command that restores everything a snapshot keeps.
+const GNU_TAR: &str = "tar --xattrs --xattrs-include='*' --acls -x --numeric-owner -p";
+
+fn sh(script: &str) -> String {
+    let out = run_ok("sh", &["-c", script]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A temp dir with the source `data` and host `alpha` backing it up into `remote`.
+struct Fixture {
+    dir: tempfile::TempDir,
+    host: Host,
+}
+
+impl Fixture {
+    fn new(extra: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let remote = dir.path().join("remote");
+        let jobs = common::sample::job_toml("t", &data, extra);
+        let host = host(
+            dir.path(),
+            "alpha",
+            Server::Local,
+            remote.to_str().unwrap(),
+            &jobs,
+        );
+        Fixture { dir, host }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs the job and returns its snapshot directory.
+    fn snapshot(&self) -> PathBuf {
+        self.host.ok(&["run", "t"]);
+        let snaps = common::snap::snapshots(&self.dir.path().join("remote/t"));
+        assert_eq!(snaps.len(), 1, "{snaps:?}");
+        snaps[0].clone()
+    }
+
+    /// `backup restore` into a new directory: its output and the restored copy of `data`.
+    fn restore(&self, args: &[&str]) -> (std::process::Output, PathBuf) {
+        let target = self.dir.path().join("by-agent");
+        let mut all = vec![
+            "restore",
+            "t",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let out = self.host.backup(&all);
+        (out, in_target(&target, &self.data()))
+    }
+
+    /// GNU tar with the README's command into a new directory: the restored copy of `data`.
+    fn gnu_tar(&self, snap: &Path) -> PathBuf {
+        let target = self.dir.path().join("by-tar");
+        std::fs::create_dir(&target).unwrap();
+        sh(&format!(
+            "zstd -dc {}/files.tar.zst | {GNU_TAR} -C {}",
+            snap.display(),
+            target.display()
+        ));
+        in_target(&target, &self.data())
+    }
+}
+
+fn in_target(target: &Path, data: &Path) -> PathBuf {
+    target.join(data.strip_prefix("/").unwrap())
+}
+
+/// Everything the acceptance compares, for every path under `root`, sorted by name.
+fn view(root: &Path) -> String {
+    sh(&format!(
+        "cd {} && find . | LC_ALL=C sort | while IFS= read -r p; do \
+           stat -c '%n %y %a %u %g %F %t %T' \"$p\"; \
+           getfattr -h -d -m - -e hex \"$p\" 2>/dev/null; \
+           [ -L \"$p\" ] || getfacl -p \"$p\" 2>/dev/null | grep -v '^# file'; \
+           [ -f \"$p\" ] && [ ! -L \"$p\" ] && sha256sum \"$p\"; \
+         done; true",
+        root.display()
+    ))
+}
+
+fn assert_same(source: &Path, restored: &Path, how: &str) {
+    let (a, b) = (view(source), view(restored));
+    assert_eq!(a, b, "{how} gave a different tree");
+}
+
+#[test]
+fn mtimes_come_back_to_the_nanosecond() {
+    let f = Fixture::new("");
+    let d = f.data();
+    sh(&format!(
+        "mkdir -p {d}/dir && echo x >{d}/dir/file && ln -s file {d}/dir/link && \
+         touch -h -d '2024-03-01 12:00:00.123456789' {d}/dir/link && \
+         touch -d '2024-03-01 12:00:00.987654321' {d}/dir/file && \
+         touch -d '2023-01-02 03:04:05.000000001' {d}/dir && \
+         touch -d '2022-05-06 07:08:09.5' {d}",
+        d = d.display()
+    ));
+    let source = view(&d);
+    assert!(source.contains(".123456789"), "{source}");
+    let snap = f.snapshot();
+    let (out, back) = f.restore(&[]);
+    assert_exit(&out, 0, "restore");
+    assert_same(&d, &back, "backup restore");
+    assert_same(&d, &f.gnu_tar(&snap), "GNU tar");
+    assert!(
+        stderr(&out).contains("checksums match"),
+        "{}",
+        describe(&out)
+    );
+}
