@@ -6,6 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use common::hosts::{Host, Server, assert_exit, host, stderr};
 use common::{describe, run_ok};
@@ -117,14 +118,104 @@ fn mtimes_come_back_to_the_nanosecond() {
     ));
     let source = view(&d);
     assert!(source.contains(".123456789"), "{source}");
+    assert_round_trip(&f);
+}
+
+/// Backs up the source, restores it with `backup restore` and with GNU tar, and asserts that
+/// both give it back as `view` shows it.
+fn assert_round_trip(f: &Fixture) {
+    let d = f.data();
     let snap = f.snapshot();
     let (out, back) = f.restore(&[]);
     assert_exit(&out, 0, "restore");
-    assert_same(&d, &back, "backup restore");
-    assert_same(&d, &f.gnu_tar(&snap), "GNU tar");
     assert!(
         stderr(&out).contains("checksums match"),
         "{}",
         describe(&out)
     );
+    assert_same(&d, &back, "backup restore");
+    assert_same(&d, &f.gnu_tar(&snap), "GNU tar");
+}
+
+/// Files and a directory with `user.*` attributes (text, binary, with a NUL, empty), a
+/// `trusted.*` one and a file capability, as root sets them.
+fn attributes(d: &Path) {
+    sh(&format!(
+        "mkdir -p {d}/dir && echo x >{d}/dir/file && echo y >{d}/ping && mkfifo {d}/fifo && \
+         setfattr -n user.text -v 'hello world' {d}/dir/file && \
+         setfattr -n user.binary -v 0x00ff10e9000a {d}/dir/file && \
+         setfattr -n user.empty {d}/dir/file && \
+         setfattr -n trusted.origin -v 0x0102 {d}/dir/file && \
+         setfattr -n user.dir -v on-a-directory {d}/dir && \
+         setcap cap_net_raw+ep {d}/ping",
+        d = d.display()
+    ));
+}
+
+#[test]
+fn extended_attributes_and_capabilities_come_back() {
+    let f = Fixture::new("");
+    let d = f.data();
+    attributes(&d);
+    let source = view(&d);
+    for name in [
+        "user.binary=0x00ff10e9000a",
+        "trusted.origin",
+        "security.capability",
+    ] {
+        assert!(source.contains(name), "{source}");
+    }
+    assert_round_trip(&f);
+}
+
+#[test]
+fn xattrs_false_stores_none() {
+    let f = Fixture::new("xattrs = false");
+    attributes(&f.data());
+    f.snapshot();
+    let (out, back) = f.restore(&[]);
+    assert_exit(&out, 0, "restore");
+    let got = view(&back);
+    assert!(
+        !got.contains("user.") && !got.contains("security."),
+        "{got}"
+    );
+}
+
+#[test]
+fn attributes_that_need_privileges_are_warnings_naming_them() {
+    let f = Fixture::new("");
+    let d = f.data();
+    attributes(&d);
+    f.snapshot();
+    let target = f.dir.path().join("unprivileged");
+    // What a restore without root's privileges meets: no CAP_SETFCAP for
+    // security.capability, no CAP_SYS_ADMIN for trusted.*.
+    let out = Command::new("setpriv")
+        .args(["--bounding-set=-setfcap,-sys_admin", "--"])
+        .arg(common::bin())
+        .arg("--config")
+        .arg(&f.host.config)
+        .args([
+            "restore",
+            "t",
+            "latest",
+            "--target",
+            target.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3, "restore without privileges");
+    let err = stderr(&out);
+    for name in [
+        "ping: extended attribute security.capability",
+        "file: extended attribute trusted.origin",
+    ] {
+        assert!(err.contains(name), "{}", describe(&out));
+    }
+    // Everything else is restored.
+    let back = in_target(&target, &d);
+    let got = view(&back);
+    assert!(got.contains("user.binary=0x00ff10e9000a"), "{got}");
+    assert_eq!(std::fs::read_to_string(back.join("ping")).unwrap(), "y\n");
 }

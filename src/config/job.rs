@@ -196,6 +196,7 @@ pub(super) fn resolve_job(
         verify_all: jv.verify_all,
         sources,
         exclude,
+        xattrs: jv.xattrs,
         verify: jv.verify,
         catch_up: jv.catch_up,
         jitter: jv.jitter.get(),

@@ -160,6 +160,9 @@ pub struct Job {
     pub optional_sources: Vec<Spanned<PathBuf>>,
     #[serde(default)]
     pub exclude: Vec<Spanned<String>>,
+    /// Store extended attributes (`SCHILY.xattr.*` PAX records).
+    #[serde(default = "default_true")]
+    pub xattrs: bool,
     #[serde(default)]
     pub verify: VerifyMode,
     #[serde(default = "default_true")]

@@ -201,6 +201,8 @@ pub struct JobConfig {
     pub verify_all: bool,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
+    /// Extended attributes are stored with each entry.
+    pub xattrs: bool,
     pub verify: VerifyMode,
     pub catch_up: bool,
     pub jitter: Duration,

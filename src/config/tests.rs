@@ -143,3 +143,11 @@ fn dump_guards_default_to_a_floor_and_take_sizes_and_percentages() {
     let e = load_text(&format!("{cmd}min_bytes = -1\n")).unwrap_err();
     assert!(e.message.contains("negative"), "{e}");
 }
+
+#[test]
+fn extended_attributes_are_kept_unless_switched_off() {
+    assert!(load_text("").unwrap().jobs["db"].xattrs);
+    assert!(!load_text("xattrs = false\n").unwrap().jobs["db"].xattrs);
+    let e = load_text("xattrs = \"no\"\n").unwrap_err();
+    assert!(e.position.is_some(), "{e}");
+}

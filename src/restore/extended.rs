@@ -1,30 +1,45 @@
 //! An entry's PAX extended records, as the archive (snapshot/pax.rs) or GNU tar wrote them:
-//! the mtime with its nanoseconds. Records this restore does not use are ignored, as GNU tar
-//! ignores unknown keywords.
+//! the mtime with its nanoseconds and extended attributes (`SCHILY.xattr.NAME`). Records this restore does not use are ignored, as GNU tar
+//! ignores unknown keywords. The records are split by members.rs.
 
-use std::io::{self, Read};
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
 
 use super::meta::Stamp;
 
 /// What the PAX records of one entry add to its header.
 #[derive(Debug, Default)]
 pub struct Extended {
+    /// The member's name and link target, when longer than the header holds.
+    pub path: Option<Vec<u8>>,
+    pub linkpath: Option<Vec<u8>>,
     pub mtime: Option<Stamp>,
+    /// (name, value), in the archive's order.
+    pub xattrs: Vec<(OsString, Vec<u8>)>,
 }
 
+const XATTR: &[u8] = b"SCHILY.xattr.";
+
 impl Extended {
-    pub fn of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Extended> {
-        let mut ext = Extended::default();
-        let Some(records) = entry.pax_extensions()? else {
-            return Ok(ext);
-        };
-        for r in records {
-            let r = r?;
-            if r.key_bytes() == b"mtime" {
-                ext.mtime = parse_time(r.value_bytes());
+    /// Applies the records of one PAX extended header; later records override earlier ones.
+    pub fn apply(&mut self, data: &[u8]) -> io::Result<()> {
+        for (key, value) in super::members::records(data)? {
+            match key {
+                b"path" => self.path = Some(value.to_vec()),
+                b"linkpath" => self.linkpath = Some(value.to_vec()),
+                b"mtime" => self.mtime = parse_time(value),
+                _ => {
+                    if let Some(name) = key.strip_prefix(XATTR)
+                        && !name.is_empty()
+                    {
+                        let name = OsString::from_vec(name.to_vec());
+                        self.xattrs.push((name, value.to_vec()));
+                    }
+                }
             }
         }
-        Ok(ext)
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 //! parent's handle without following) so that nothing is applied through a path that could
 //! have become a symlink.
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use tar::Header;
+
+use super::names::shown;
+use super::target::{Target, open_for_meta};
 
 /// An mtime: the header's whole seconds, with nanoseconds when a PAX record gave them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,7 @@ pub struct DirMeta {
     pub mode: u32,
     pub mtime: Stamp,
     pub owner: (u64, u64),
+    pub xattrs: Vec<(OsString, Vec<u8>)>,
 }
 
 pub fn set_meta(
@@ -50,13 +55,43 @@ pub fn header_meta(h: &Header) -> io::Result<(u32, (u64, u64), Stamp)> {
     Ok((h.mode()? & 0o7777, (h.uid()?, h.gid()?), mtime))
 }
 
-pub fn dir_meta(rel: &Path, mode: u32, owner: (u64, u64), mtime: Stamp) -> DirMeta {
+pub fn dir_meta(
+    rel: &Path,
+    mode: u32,
+    owner: (u64, u64),
+    mtime: Stamp,
+    xattrs: &[(OsString, Vec<u8>)],
+) -> DirMeta {
     DirMeta {
         rel: rel.to_path_buf(),
         mode,
         mtime,
         owner,
+        xattrs: xattrs.to_vec(),
     }
+}
+
+/// Sets the directories' metadata deepest first, so that a directory's mtime is set after
+/// everything inside it changed; returns the warnings.
+pub fn finish_dirs(target: &Target, mut dirs: Vec<DirMeta>, owners: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
+    for d in dirs {
+        let result = (|| -> io::Result<File> {
+            let at = target.place(&d.rel, false)?.map_err(io::Error::other)?;
+            let f = open_for_meta(&at, true)?;
+            set_meta(&f, owners, d.mode, d.owner, d.mtime)?;
+            Ok(f)
+        })();
+        match result {
+            Ok(f) => warnings.extend(super::xattrs::set_all(&f, &d.xattrs, &shown(&d.rel))),
+            Err(e) => warnings.push(format!(
+                "{}: cannot set mode, owner or mtime: {e}",
+                shown(&d.rel)
+            )),
+        }
+    }
+    warnings
 }
 
 /// Owner and mtime of the symlink at `at` itself (never of what it points to).

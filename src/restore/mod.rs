@@ -8,6 +8,7 @@ mod decrypts;
 mod extended;
 mod fetch;
 pub mod keys;
+mod members;
 mod meta;
 mod names;
 mod outputs;
@@ -15,6 +16,7 @@ mod read_side;
 mod run;
 mod target;
 pub mod unpack;
+mod xattrs;
 
 use thiserror::Error;
 

@@ -6,7 +6,8 @@
 //! may only point at files this restore already wrote. An entry that breaks a rule is refused,
 //! one that cannot be written (a name too long, no permission, a full disk) fails alone: both
 //! are reported by name and the restore goes on with the next entry. Only an archive that
-//! cannot be read any further stops it. Directory metadata is set last, deepest first.
+//! cannot be read any further stops it. Directory metadata is set last, deepest first (meta.rs);
+//! extended attributes through the entry's descriptor (xattrs.rs).
 
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -19,7 +20,8 @@ use nix::unistd::UnlinkatFlags;
 use tar::{EntryType, Header};
 
 use super::extended::Extended;
-use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_meta};
+use super::members::{self, Member};
+use super::meta::{DirMeta, dir_meta, finish_dirs, header_meta, set_meta, set_symlink_meta};
 pub use super::names::safe_relative;
 use super::names::shown;
 use super::read_side::ReadSide;
@@ -89,9 +91,14 @@ impl Unpacker {
 
     fn entries(&mut self, input: impl Read) -> io::Result<()> {
         let mut archive = tar::Archive::new(input);
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let path = entry.path()?.into_owned();
+        let mut entries = archive.entries()?.raw(true);
+        while let Some(member) = members::next(&mut entries)? {
+            let Member {
+                mut entry,
+                path,
+                link,
+                ext,
+            } = member;
             let shown = shown(&path);
             let rel = match safe_relative(&path) {
                 Ok(r) => r,
@@ -105,9 +112,7 @@ impl Unpacker {
                 continue;
             }
             self.report.matched += 1;
-            let link = entry.link_name()?.map(|l| l.into_owned());
             let header = entry.header().clone();
-            let ext = Extended::of(&mut entry)?;
             let mut data = ReadSide::new(&mut entry);
             let result = self.place(&rel, &header, &ext, link.as_deref(), &mut data);
             // A failure to read the archive itself is not this entry's: it ends the restore.
@@ -161,7 +166,8 @@ impl Unpacker {
         if let Some(st) = lstat_at(&at.dir, &at.name)? {
             if kind(&st) == SFlag::S_IFDIR {
                 if kind_wanted == EntryType::Directory {
-                    self.dirs.push(dir_meta(rel, mode, owner, mtime));
+                    self.dirs
+                        .push(dir_meta(rel, mode, owner, mtime, &ext.xattrs));
                     return Ok(());
                 }
                 return Err(Skip::Refused("would replace a directory".into()));
@@ -183,12 +189,14 @@ impl Unpacker {
                     Mode::from_bits_truncate(0o700),
                 )
                 .map_err(io::Error::from)?;
-                self.dirs.push(dir_meta(rel, mode, owner, mtime));
+                self.dirs
+                    .push(dir_meta(rel, mode, owner, mtime, &ext.xattrs));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let mut f = create_file(&at)?;
                 io::copy(data, &mut f)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
+                self.set_xattrs(&f, rel, ext);
                 self.files.insert(rel.to_path_buf());
             }
             EntryType::Symlink => {
@@ -198,6 +206,13 @@ impl Unpacker {
                 nix::unistd::symlinkat(target, at.dir.as_fd(), at.name.as_os_str())
                     .map_err(io::Error::from)?;
                 set_symlink_meta(&at, self.owners, owner, mtime)?;
+                if !ext.xattrs.is_empty() {
+                    // No descriptor of a symlink can take them, and a path could be swapped.
+                    self.warn(format!(
+                        "{}: extended attributes of a symlink are not restored",
+                        shown(rel)
+                    ));
+                }
             }
             EntryType::Link => return self.hard_link(rel, &at, link),
             EntryType::Fifo => {
@@ -209,6 +224,7 @@ impl Unpacker {
                 .map_err(io::Error::from)?;
                 let f = open_for_meta(&at, false)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
+                self.set_xattrs(&f, rel, ext);
             }
             other => {
                 self.warn(format!(
@@ -260,25 +276,17 @@ impl Unpacker {
         Ok(())
     }
 
-    /// Deepest first, so setting a directory's mtime comes after everything inside it changed.
     fn finish_dirs(&mut self) {
-        let mut dirs = std::mem::take(&mut self.dirs);
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
-        for d in dirs {
-            let result = (|| -> io::Result<()> {
-                let at = self
-                    .target
-                    .place(&d.rel, false)?
-                    .map_err(io::Error::other)?;
-                let f = open_for_meta(&at, true)?;
-                set_meta(&f, self.owners, d.mode, d.owner, d.mtime)
-            })();
-            if let Err(e) = result {
-                self.warn(format!(
-                    "{}: cannot set mode, owner or mtime: {e}",
-                    shown(&d.rel)
-                ));
-            }
+        let dirs = std::mem::take(&mut self.dirs);
+        for w in finish_dirs(&self.target, dirs, self.owners) {
+            self.warn(w);
+        }
+    }
+
+    /// The entry's extended attributes, set through its open descriptor.
+    fn set_xattrs(&mut self, f: &std::fs::File, rel: &Path, ext: &Extended) {
+        for w in super::xattrs::set_all(f, &ext.xattrs, &shown(rel)) {
+            self.warn(w);
         }
     }
 }

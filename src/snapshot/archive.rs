@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header, HeaderMode};
 use walkdir::WalkDir;
 
-use super::pax::Records;
+use super::pax::{self, Keep, Origin, Records};
 use super::reader::{Change, ExactReader};
 use crate::config::{Exclude, Source};
 use crate::layout::manifest::Stats;
@@ -24,6 +24,7 @@ pub struct Archiver<W: Write> {
     /// (dev, inode) of files with several links -> the archive path that holds the data.
     links: HashMap<(u64, u64), PathBuf>,
     names: Names,
+    keep: Keep,
     pub stats: Stats,
     pub warnings: Vec<String>,
     /// Optional sources that do not exist: recorded, not warned about.
@@ -31,7 +32,7 @@ pub struct Archiver<W: Write> {
 }
 
 impl<W: Write> Archiver<W> {
-    pub fn new(out: W, exclude: Exclude) -> Self {
+    pub fn new(out: W, exclude: Exclude, keep: Keep) -> Self {
         let mut tar = tar::Builder::new(out);
         tar.mode(HeaderMode::Complete);
         tar.follow_symlinks(false);
@@ -40,6 +41,7 @@ impl<W: Write> Archiver<W> {
             exclude,
             links: HashMap::new(),
             names: Names::default(),
+            keep,
             stats: Stats::default(),
             warnings: Vec::new(),
             skipped: Vec::new(),
@@ -123,7 +125,7 @@ impl<W: Write> Archiver<W> {
         if ft.is_dir() {
             self.stats.dirs += 1;
             header.set_size(0);
-            Records::of(meta).write(&mut self.tar)?;
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         if ft.is_symlink() {
@@ -136,7 +138,7 @@ impl<W: Write> Archiver<W> {
             };
             self.stats.symlinks += 1;
             header.set_size(0);
-            Records::of(meta).write(&mut self.tar)?;
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_link(&mut header, &name, &target);
         }
         if ft.is_file() {
@@ -144,7 +146,7 @@ impl<W: Write> Archiver<W> {
         }
         if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             header.set_size(0);
-            Records::of(meta).write(&mut self.tar)?;
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         tracing::debug!(
@@ -152,6 +154,11 @@ impl<W: Write> Archiver<W> {
             path.display()
         );
         Ok(())
+    }
+
+    /// The PAX records of the entry about to be appended.
+    fn extended(&mut self, from: Origin<'_>, meta: &Metadata) -> io::Result<()> {
+        pax::records(from, meta, self.keep, &mut self.warnings).write(&mut self.tar)
     }
 
     fn add_file(
@@ -197,7 +204,11 @@ impl<W: Write> Archiver<W> {
         header.set_metadata_in_mode(&meta, HeaderMode::Complete);
         self.names.set(&mut header, &meta);
         let size = meta.len();
-        Records::of(&meta).write(&mut self.tar)?;
+        let from = Origin {
+            path,
+            file: Some(&file),
+        };
+        self.extended(from, &meta)?;
         let mut reader = ExactReader::new(io::BufReader::with_capacity(256 * 1024, file), size);
         self.tar.append_data(&mut header, name, &mut reader)?;
         self.stats.files += 1;

@@ -54,6 +54,7 @@ pub fn spawn_sources(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let sources = job.sources.clone();
     let exclude = job.exclude.clone();
+    let keep = pax::Keep { xattrs: job.xattrs };
     let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()
         .name(format!("{}-sources", job.name))
@@ -61,7 +62,7 @@ pub fn spawn_sources(
             let sink = sink::ChunkSink::new(tx, progress.clone());
             let enc = sink::encoder(sink, &encoding)?;
             let counting = sink::Counting::new(enc, progress);
-            let mut archiver = archive::Archiver::new(counting, exclude);
+            let mut archiver = archive::Archiver::new(counting, exclude, keep);
             for s in &sources {
                 archiver.add_source(s)?;
             }

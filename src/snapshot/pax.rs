@@ -1,24 +1,106 @@
 //! PAX extended records written in front of an entry, for what a GNU header cannot hold: the
-//! sub-second part of the mtime (`mtime=SECS.NANOS`, as GNU tar writes it). GNU tar and the
-//! restore (restore/extended.rs) read them; a reader that ignores PAX still gets the
-//! whole-second mtime from the header.
+//! sub-second part of the mtime (`mtime=SECS.NANOS`) and extended attributes
+//! (`SCHILY.xattr.NAME`), both as GNU tar writes them. GNU tar and the restore
+//! (restore/extended.rs) read them; a reader that ignores PAX still gets the rest.
 
-use std::fs::Metadata;
+use std::ffi::OsStr;
+use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use xattr::FileExt;
+
+/// What the job keeps beyond the tar header (its `xattrs` switch).
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    pub xattrs: bool,
+}
 
 /// The records of one entry, in the order they are written.
 #[derive(Default)]
 pub struct Records(Vec<(String, Vec<u8>)>);
 
+/// Where an entry's attributes are read: its open file when there is one, else its path,
+/// without following a link.
+#[derive(Clone, Copy)]
+pub struct Origin<'a> {
+    pub path: &'a Path,
+    pub file: Option<&'a File>,
+}
+
+/// The records of an entry with metadata `meta`; problems reading its attributes are pushed
+/// to `warnings` (the entry is still stored).
+pub fn records(
+    from: Origin<'_>,
+    meta: &Metadata,
+    keep: Keep,
+    warnings: &mut Vec<String>,
+) -> Records {
+    let mut r = Records::of(meta);
+    if keep.xattrs
+        && let Err(e) = r.add_xattrs(from)
+    {
+        let msg = format!(
+            "{}: extended attributes not stored ({e})",
+            from.path.display()
+        );
+        tracing::warn!("{msg}");
+        warnings.push(msg);
+    }
+    r
+}
+
+impl Origin<'_> {
+    fn list(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        Ok(match self.file {
+            Some(f) => f.list_xattr()?.collect(),
+            None => xattr::list(self.path)?.collect(),
+        })
+    }
+
+    fn get(&self, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
+        match self.file {
+            Some(f) => f.get_xattr(name),
+            None => xattr::get(self.path, name),
+        }
+    }
+}
+
 impl Records {
-    /// The records for an entry with metadata `meta`.
+    /// The mtime record for an entry with metadata `meta`, when it has a sub-second part.
     pub fn of(meta: &Metadata) -> Records {
         let mut r = Records::default();
         if let Some(t) = mtime_value(meta.mtime(), meta.mtime_nsec()) {
             r.0.push(("mtime".into(), t.into_bytes()));
         }
         r
+    }
+
+    /// Every attribute the agent can read. POSIX ACLs are not among them: GNU tar keeps those
+    /// only as `SCHILY.acl.*` (with `--acls`), and restores `SCHILY.xattr.system.*` as neither.
+    fn add_xattrs(&mut self, from: Origin<'_>) -> io::Result<()> {
+        let names = match from.list() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
+            other => other?,
+        };
+        let mut names: Vec<_> = names
+            .into_iter()
+            .filter(|n| !n.as_encoded_bytes().starts_with(b"system.posix_acl_"))
+            .collect();
+        names.sort();
+        for name in names {
+            let Some(text) = name.to_str() else {
+                return Err(io::Error::other(format!(
+                    "the name {name:?} is not UTF-8, which PAX keys must be"
+                )));
+            };
+            // Gone since the listing: nothing to keep.
+            if let Some(value) = from.get(&name)? {
+                self.0.push((format!("SCHILY.xattr.{text}"), value));
+            }
+        }
+        Ok(())
     }
 
     /// Writes the records as one PAX extended header; nothing when there are none.
