@@ -122,8 +122,8 @@ fn mtimes_come_back_to_the_nanosecond() {
 }
 
 /// Backs up the source, restores it with `backup restore` and with GNU tar, and asserts that
-/// both give it back as `view` shows it.
-fn assert_round_trip(f: &Fixture) {
+/// both give it back as `view` shows it; returns the snapshot.
+fn assert_round_trip(f: &Fixture) -> PathBuf {
     let d = f.data();
     let snap = f.snapshot();
     let (out, back) = f.restore(&[]);
@@ -135,10 +135,12 @@ fn assert_round_trip(f: &Fixture) {
     );
     assert_same(&d, &back, "backup restore");
     assert_same(&d, &f.gnu_tar(&snap), "GNU tar");
+    snap
 }
 
 /// Files and a directory with `user.*` attributes (text, binary, with a NUL, empty), a
-/// `trusted.*` one and a file capability, as root sets them.
+/// `trusted.*` one, a file capability, access ACLs and a directory's default ACL, as root
+/// sets them.
 fn attributes(d: &Path) {
     sh(&format!(
         "mkdir -p {d}/dir && echo x >{d}/dir/file && echo y >{d}/ping && mkfifo {d}/fifo && \
@@ -147,7 +149,9 @@ fn attributes(d: &Path) {
          setfattr -n user.empty {d}/dir/file && \
          setfattr -n trusted.origin -v 0x0102 {d}/dir/file && \
          setfattr -n user.dir -v on-a-directory {d}/dir && \
-         setcap cap_net_raw+ep {d}/ping",
+         setcap cap_net_raw+ep {d}/ping && \
+         setfacl -m u:4242:rwx,g:100:r-x {d}/dir/file && \
+         setfacl -m u:4242:r-x {d}/dir && setfacl -d -m u:4242:rwx,g::r-x,o::- {d}/dir",
         d = d.display()
     ));
 }
@@ -165,19 +169,27 @@ fn extended_attributes_and_capabilities_come_back() {
     ] {
         assert!(source.contains(name), "{source}");
     }
-    assert_round_trip(&f);
+    let snap = assert_round_trip(&f);
+    // ACLs are kept once, as GNU tar keeps them: as text, not also as their attributes.
+    let records = sh(&format!(
+        "zstd -dc {}/files.tar.zst | grep -a -o 'SCHILY[.a-z_]*' | sort | uniq -c",
+        snap.display()
+    ));
+    assert!(records.contains("SCHILY.acl.default"), "{records}");
+    assert!(records.contains("SCHILY.acl.access"), "{records}");
+    assert!(!records.contains("posix_acl"), "{records}");
 }
 
 #[test]
-fn xattrs_false_stores_none() {
-    let f = Fixture::new("xattrs = false");
+fn xattrs_and_acls_false_store_neither() {
+    let f = Fixture::new("xattrs = false\nacls = false");
     attributes(&f.data());
     f.snapshot();
     let (out, back) = f.restore(&[]);
     assert_exit(&out, 0, "restore");
     let got = view(&back);
     assert!(
-        !got.contains("user.") && !got.contains("security."),
+        !got.contains("user.") && !got.contains("security.") && !got.contains("4242"),
         "{got}"
     );
 }

@@ -197,6 +197,7 @@ pub(super) fn resolve_job(
         sources,
         exclude,
         xattrs: jv.xattrs,
+        acls: jv.acls,
         verify: jv.verify,
         catch_up: jv.catch_up,
         jitter: jv.jitter.get(),

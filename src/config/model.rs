@@ -163,6 +163,9 @@ pub struct Job {
     /// Store extended attributes (`SCHILY.xattr.*` PAX records).
     #[serde(default = "default_true")]
     pub xattrs: bool,
+    /// Store POSIX ACLs (`SCHILY.acl.*` PAX records).
+    #[serde(default = "default_true")]
+    pub acls: bool,
     #[serde(default)]
     pub verify: VerifyMode,
     #[serde(default = "default_true")]

@@ -203,6 +203,8 @@ pub struct JobConfig {
     pub exclude: Exclude,
     /// Extended attributes are stored with each entry.
     pub xattrs: bool,
+    /// POSIX ACLs are stored with each entry.
+    pub acls: bool,
     pub verify: VerifyMode,
     pub catch_up: bool,
     pub jitter: Duration,

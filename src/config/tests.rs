@@ -145,9 +145,11 @@ fn dump_guards_default_to_a_floor_and_take_sizes_and_percentages() {
 }
 
 #[test]
-fn extended_attributes_are_kept_unless_switched_off() {
-    assert!(load_text("").unwrap().jobs["db"].xattrs);
-    assert!(!load_text("xattrs = false\n").unwrap().jobs["db"].xattrs);
+fn extended_attributes_and_acls_are_kept_unless_switched_off() {
+    let on = &load_text("").unwrap().jobs["db"];
+    assert!(on.xattrs && on.acls);
+    let off = &load_text("xattrs = false\nacls = false\n").unwrap().jobs["db"];
+    assert!(!off.xattrs && !off.acls);
     let e = load_text("xattrs = \"no\"\n").unwrap_err();
     assert!(e.position.is_some(), "{e}");
 }

@@ -1,5 +1,6 @@
 //! An entry's PAX extended records, as the archive (snapshot/pax.rs) or GNU tar wrote them:
-//! the mtime with its nanoseconds and extended attributes (`SCHILY.xattr.NAME`). Records this restore does not use are ignored, as GNU tar
+//! the mtime with its nanoseconds, extended attributes (`SCHILY.xattr.NAME`) and POSIX ACLs
+//! (`SCHILY.acl.*`, turned into the attributes the kernel keeps them in). Records this restore does not use are ignored, as GNU tar
 //! ignores unknown keywords. The records are split by members.rs.
 
 use std::ffi::OsString;
@@ -15,8 +16,10 @@ pub struct Extended {
     pub path: Option<Vec<u8>>,
     pub linkpath: Option<Vec<u8>>,
     pub mtime: Option<Stamp>,
-    /// (name, value), in the archive's order.
+    /// (name, value), in the archive's order; ACLs last, in the kernel's form.
     pub xattrs: Vec<(OsString, Vec<u8>)>,
+    /// Records that cannot be applied here (an ACL naming a user this machine lacks).
+    pub problems: Vec<String>,
 }
 
 const XATTR: &[u8] = b"SCHILY.xattr.";
@@ -29,6 +32,8 @@ impl Extended {
                 b"path" => self.path = Some(value.to_vec()),
                 b"linkpath" => self.linkpath = Some(value.to_vec()),
                 b"mtime" => self.mtime = parse_time(value),
+                b"SCHILY.acl.access" => self.acl("system.posix_acl_access", value),
+                b"SCHILY.acl.default" => self.acl("system.posix_acl_default", value),
                 _ => {
                     if let Some(name) = key.strip_prefix(XATTR)
                         && !name.is_empty()
@@ -40,6 +45,13 @@ impl Extended {
             }
         }
         Ok(())
+    }
+
+    fn acl(&mut self, attr: &str, text: &[u8]) {
+        match crate::acl::from_text(&String::from_utf8_lossy(text)) {
+            Ok(v) => self.xattrs.push((attr.into(), v)),
+            Err(e) => self.problems.push(format!("{attr} not set: {e}")),
+        }
     }
 }
 

@@ -119,6 +119,9 @@ impl Unpacker {
             if let Some(e) = data.error.take() {
                 return Err(e);
             }
+            for p in &ext.problems {
+                self.warn(format!("{shown}: {p}"));
+            }
             match result {
                 Ok(()) => self.report.entries += 1,
                 Err(Skip::Refused(why)) => self.refuse(format!("{shown}: {why}")),

@@ -54,7 +54,10 @@ pub fn spawn_sources(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let sources = job.sources.clone();
     let exclude = job.exclude.clone();
-    let keep = pax::Keep { xattrs: job.xattrs };
+    let keep = pax::Keep {
+        xattrs: job.xattrs,
+        acls: job.acls,
+    };
     let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()
         .name(format!("{}-sources", job.name))

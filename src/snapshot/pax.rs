@@ -1,6 +1,7 @@
 //! PAX extended records written in front of an entry, for what a GNU header cannot hold: the
-//! sub-second part of the mtime (`mtime=SECS.NANOS`) and extended attributes
-//! (`SCHILY.xattr.NAME`), both as GNU tar writes them. GNU tar and the restore
+//! sub-second part of the mtime (`mtime=SECS.NANOS`), extended attributes
+//! (`SCHILY.xattr.NAME`) and POSIX ACLs (`SCHILY.acl.access` / `.default`, as text: acl.rs),
+//! all as GNU tar writes them. GNU tar and the restore
 //! (restore/extended.rs) read them; a reader that ignores PAX still gets the rest.
 
 use std::ffi::OsStr;
@@ -11,11 +12,18 @@ use std::path::Path;
 
 use xattr::FileExt;
 
-/// What the job keeps beyond the tar header (its `xattrs` switch).
+/// What the job keeps beyond the tar header (its `xattrs` and `acls` switches).
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
     pub xattrs: bool,
+    pub acls: bool,
 }
+
+/// The attributes that hold POSIX ACLs, and the records GNU tar keeps them in.
+const ACLS: [(&str, &str); 2] = [
+    ("system.posix_acl_access", "SCHILY.acl.access"),
+    ("system.posix_acl_default", "SCHILY.acl.default"),
+];
 
 /// The records of one entry, in the order they are written.
 #[derive(Default)]
@@ -45,6 +53,13 @@ pub fn records(
             "{}: extended attributes not stored ({e})",
             from.path.display()
         );
+        tracing::warn!("{msg}");
+        warnings.push(msg);
+    }
+    if keep.acls
+        && let Err(e) = r.add_acls(from)
+    {
+        let msg = format!("{}: ACLs not stored ({e})", from.path.display());
         tracing::warn!("{msg}");
         warnings.push(msg);
     }
@@ -98,6 +113,20 @@ impl Records {
             // Gone since the listing: nothing to keep.
             if let Some(value) = from.get(&name)? {
                 self.0.push((format!("SCHILY.xattr.{text}"), value));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_acls(&mut self, from: Origin<'_>) -> io::Result<()> {
+        for (attr, key) in ACLS {
+            let value = match from.get(OsStr::new(attr)) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
+                other => other?,
+            };
+            if let Some(v) = value {
+                let text = crate::acl::to_text(&v).map_err(io::Error::other)?;
+                self.0.push((key.into(), text.into_bytes()));
             }
         }
         Ok(())
