@@ -118,15 +118,15 @@ fn mtimes_come_back_to_the_nanosecond() {
     ));
     let source = view(&d);
     assert!(source.contains(".123456789"), "{source}");
-    assert_round_trip(&f);
+    assert_round_trip(&f, &[]);
 }
 
 /// Backs up the source, restores it with `backup restore` and with GNU tar, and asserts that
 /// both give it back as `view` shows it; returns the snapshot.
-fn assert_round_trip(f: &Fixture) -> PathBuf {
+fn assert_round_trip(f: &Fixture, args: &[&str]) -> PathBuf {
     let d = f.data();
     let snap = f.snapshot();
-    let (out, back) = f.restore(&[]);
+    let (out, back) = f.restore(args);
     assert_exit(&out, 0, "restore");
     assert!(
         stderr(&out).contains("checksums match"),
@@ -169,7 +169,7 @@ fn extended_attributes_and_capabilities_come_back() {
     ] {
         assert!(source.contains(name), "{source}");
     }
-    let snap = assert_round_trip(&f);
+    let snap = assert_round_trip(&f, &[]);
     // ACLs are kept once, as GNU tar keeps them: as text, not also as their attributes.
     let records = sh(&format!(
         "zstd -dc {}/files.tar.zst | grep -a -o 'SCHILY[.a-z_]*' | sort | uniq -c",
@@ -230,4 +230,41 @@ fn attributes_that_need_privileges_are_warnings_naming_them() {
     let got = view(&back);
     assert!(got.contains("user.binary=0x00ff10e9000a"), "{got}");
     assert_eq!(std::fs::read_to_string(back.join("ping")).unwrap(), "y\n");
+}
+
+#[test]
+fn fifos_and_devices_come_back_and_devices_only_when_asked() {
+    let f = Fixture::new("");
+    let d = f.data();
+    sh(&format!(
+        "mkfifo -m 0640 {d}/fifo && mknod -m 0620 {d}/tty c 4 64 && mknod {d}/disk b 7 200 && \
+         echo x >{d}/file && chown 4242:100 {d}/tty && \
+         touch -h -d '2024-03-01 12:00:00.25' {d}/tty {d}/fifo",
+        d = d.display()
+    ));
+    let source = view(&d);
+    assert!(source.contains("character special file 4 40"), "{source}");
+    assert!(source.contains("block special file 7 c8"), "{source}");
+    assert_round_trip(&f, &["--devices"]);
+
+    let target = f.dir.path().join("without-devices");
+    let out = f.host.backup(&[
+        "restore",
+        "t",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_exit(&out, 3, "restore without --devices");
+    let err = stderr(&out);
+    for name in [
+        "tty: device node not restored",
+        "disk: device node not restored",
+        "--devices",
+    ] {
+        assert!(err.contains(name), "{}", describe(&out));
+    }
+    let back = in_target(&target, &d);
+    assert!(!back.join("tty").exists() && !back.join("disk").exists());
+    assert!(back.join("fifo").exists() && back.join("file").exists());
 }

@@ -94,12 +94,15 @@ pub fn finish_dirs(target: &Target, mut dirs: Vec<DirMeta>, owners: bool) -> Vec
     warnings
 }
 
-/// Owner and mtime of the symlink at `at` itself (never of what it points to).
-pub fn set_symlink_meta(
+/// Owner, mode (when given) and mtime of the entry at `at` itself, by name on its parent's
+/// handle, never following a symlink: for a symlink, and for a device node, which must not be
+/// opened (opening a device acts on it).
+pub fn set_meta_at(
     at: &super::target::Place,
     owners: bool,
     owner: (u64, u64),
     mtime: Stamp,
+    mode: Option<u32>,
 ) -> io::Result<()> {
     use std::os::fd::AsFd;
 
@@ -114,6 +117,16 @@ pub fn set_symlink_meta(
             Some(Uid::from_raw(owner.0 as u32)),
             Some(Gid::from_raw(owner.1 as u32)),
             AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(io::Error::from)?;
+    }
+    if let Some(mode) = mode {
+        use nix::sys::stat::{FchmodatFlags, Mode, fchmodat};
+        fchmodat(
+            at.dir.as_fd(),
+            at.name.as_os_str(),
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::NoFollowSymlink,
         )
         .map_err(io::Error::from)?;
     }

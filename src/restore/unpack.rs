@@ -21,49 +21,25 @@ use tar::{EntryType, Header};
 
 use super::extended::Extended;
 use super::members::{self, Member};
-use super::meta::{DirMeta, dir_meta, finish_dirs, header_meta, set_meta, set_symlink_meta};
+use super::meta::{DirMeta, dir_meta, finish_dirs, header_meta, set_meta, set_meta_at};
 pub use super::names::safe_relative;
 use super::names::shown;
+use super::outcome::Skip;
+pub use super::outcome::UnpackReport;
 use super::read_side::ReadSide;
+use super::special;
 use super::target::{Place, Target, create_file, kind, lstat_at, open_for_meta};
-
-/// What the unpacker did; `error` is set when it had to stop early.
-#[derive(Debug, Default)]
-pub struct UnpackReport {
-    /// Entries restored.
-    pub entries: u64,
-    /// Entries the selection matched (restored, refused or failed).
-    pub matched: u64,
-    /// Entries refused as unsafe: nothing was written for them.
-    pub refused: Vec<String>,
-    /// Entries that could not be written here (name, error).
-    pub failed: Vec<String>,
-    pub warnings: Vec<String>,
-    pub error: Option<String>,
-}
 
 pub struct Unpacker {
     target: Target,
     /// Stored paths (relative) to restore; empty means everything.
     select: Vec<PathBuf>,
     owners: bool,
+    /// Device nodes are created (`--devices`, as root).
+    devices: bool,
     files: HashSet<PathBuf>,
     dirs: Vec<DirMeta>,
     report: UnpackReport,
-}
-
-/// Why one entry was not restored.
-enum Skip {
-    /// Unsafe: refused by rule.
-    Refused(String),
-    /// Could not be written here.
-    Failed(io::Error),
-}
-
-impl From<io::Error> for Skip {
-    fn from(e: io::Error) -> Self {
-        Skip::Failed(e)
-    }
 }
 
 impl Unpacker {
@@ -73,10 +49,17 @@ impl Unpacker {
             target: Target::open(root)?,
             select,
             owners,
+            devices: false,
             files: HashSet::new(),
             dirs: Vec::new(),
             report: UnpackReport::default(),
         })
+    }
+
+    /// Creates device nodes too (the restore checks that it runs as root).
+    pub fn with_devices(mut self, on: bool) -> Unpacker {
+        self.devices = on;
+        self
     }
 
     /// Unpacks every selected entry of the tar stream `input`. Always returns a report; an
@@ -166,6 +149,12 @@ impl Unpacker {
         let mtime = ext.mtime.unwrap_or(mtime);
         let at = self.parent(rel)?;
         let kind_wanted = h.entry_type();
+        if matches!(kind_wanted, EntryType::Char | EntryType::Block)
+            && let Some(why) = special::devices_refused(self.devices)
+        {
+            self.warn(format!("{}: device node not restored: {why}", shown(rel)));
+            return Ok(());
+        }
         if let Some(st) = lstat_at(&at.dir, &at.name)? {
             if kind(&st) == SFlag::S_IFDIR {
                 if kind_wanted == EntryType::Directory {
@@ -208,7 +197,7 @@ impl Unpacker {
                 // The target is stored as it was; it is never followed by this restore.
                 nix::unistd::symlinkat(target, at.dir.as_fd(), at.name.as_os_str())
                     .map_err(io::Error::from)?;
-                set_symlink_meta(&at, self.owners, owner, mtime)?;
+                set_meta_at(&at, self.owners, owner, mtime, None)?;
                 if !ext.xattrs.is_empty() {
                     // No descriptor of a symlink can take them, and a path could be swapped.
                     self.warn(format!(
@@ -219,15 +208,14 @@ impl Unpacker {
             }
             EntryType::Link => return self.hard_link(rel, &at, link),
             EntryType::Fifo => {
-                nix::unistd::mkfifoat(
-                    at.dir.as_fd(),
-                    at.name.as_os_str(),
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(io::Error::from)?;
+                special::fifo(&at)?;
                 let f = open_for_meta(&at, false)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.set_xattrs(&f, rel, ext);
+            }
+            EntryType::Char | EntryType::Block => {
+                special::device(&at, h)?;
+                set_meta_at(&at, self.owners, owner, mtime, Some(mode))?;
             }
             other => {
                 self.warn(format!(

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header, HeaderMode};
 use walkdir::WalkDir;
 
+use super::names::Names;
 use super::pax::{self, Keep, Origin, Records};
 use super::reader::{Change, ExactReader};
 use crate::config::{Exclude, Source};
@@ -146,6 +147,9 @@ impl<W: Write> Archiver<W> {
         }
         if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             header.set_size(0);
+            // The tar crate leaves a device's numbers at zero.
+            header.set_device_major(libc::major(meta.rdev()))?;
+            header.set_device_minor(libc::minor(meta.rdev()))?;
             self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
@@ -249,36 +253,6 @@ pub fn archive_name(path: &Path) -> PathBuf {
         .position(|&b| b != b'/')
         .map_or(&[][..], |i| &bytes[i..]);
     PathBuf::from(std::ffi::OsStr::from_bytes(trimmed))
-}
-
-/// User and group names for headers, looked up once per id.
-#[derive(Default)]
-struct Names {
-    users: HashMap<u32, Option<String>>,
-    groups: HashMap<u32, Option<String>>,
-}
-
-impl Names {
-    fn set(&mut self, header: &mut Header, meta: &Metadata) {
-        let user = self.users.entry(meta.uid()).or_insert_with(|| {
-            nix::unistd::User::from_uid(meta.uid().into())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        });
-        if let Some(u) = user {
-            let _ = header.set_username(u);
-        }
-        let group = self.groups.entry(meta.gid()).or_insert_with(|| {
-            nix::unistd::Group::from_gid(meta.gid().into())
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-        });
-        if let Some(g) = group {
-            let _ = header.set_groupname(g);
-        }
-    }
 }
 
 #[cfg(test)]

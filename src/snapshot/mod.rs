@@ -5,6 +5,7 @@
 mod archive;
 pub mod child;
 pub mod command;
+mod names;
 mod pax;
 mod reader;
 mod run_as;
