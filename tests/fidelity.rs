@@ -268,3 +268,25 @@ fn fifos_and_devices_come_back_and_devices_only_when_asked() {
     assert!(!back.join("tty").exists() && !back.join("disk").exists());
     assert!(back.join("fifo").exists() && back.join("file").exists());
 }
+
+#[test]
+fn one_file_system_stores_mount_points_empty() {
+    for (extra, crossed) in [("one_file_system = true", false), ("", true)] {
+        let f = Fixture::new(extra);
+        let d = f.data();
+        std::fs::create_dir_all(d.join("mnt")).unwrap();
+        std::fs::write(d.join("here"), "on the source's fs\n").unwrap();
+        let Some(fs) = common::SmallFs::mount_on(Some(&d.join("mnt")), 1 << 20) else {
+            return;
+        };
+        std::fs::write(fs.path().join("there"), "on another fs\n").unwrap();
+        let snap = f.snapshot();
+        let names = sh(&format!(
+            "zstd -dc {}/files.tar.zst | tar -t",
+            snap.display()
+        ));
+        let has = |n: &str| names.lines().any(|l| l.trim_end_matches('/').ends_with(n));
+        assert!(has("data/here") && has("data/mnt"), "{names}");
+        assert_eq!(has("data/mnt/there"), crossed, "{extra:?}: {names}");
+    }
+}

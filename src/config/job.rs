@@ -198,6 +198,7 @@ pub(super) fn resolve_job(
         exclude,
         xattrs: jv.xattrs,
         acls: jv.acls,
+        one_file_system: jv.one_file_system,
         verify: jv.verify,
         catch_up: jv.catch_up,
         jitter: jv.jitter.get(),

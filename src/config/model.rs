@@ -166,6 +166,9 @@ pub struct Job {
     /// Store POSIX ACLs (`SCHILY.acl.*` PAX records).
     #[serde(default = "default_true")]
     pub acls: bool,
+    /// Do not descend into mount points below a source.
+    #[serde(default)]
+    pub one_file_system: bool,
     #[serde(default)]
     pub verify: VerifyMode,
     #[serde(default = "default_true")]

@@ -145,11 +145,12 @@ fn dump_guards_default_to_a_floor_and_take_sizes_and_percentages() {
 }
 
 #[test]
-fn extended_attributes_and_acls_are_kept_unless_switched_off() {
+fn fidelity_switches_default_to_keeping_everything() {
     let on = &load_text("").unwrap().jobs["db"];
-    assert!(on.xattrs && on.acls);
-    let off = &load_text("xattrs = false\nacls = false\n").unwrap().jobs["db"];
-    assert!(!off.xattrs && !off.acls);
+    assert!(on.xattrs && on.acls && !on.one_file_system);
+    let off = &load_text("xattrs = false\nacls = false\none_file_system = true\n").unwrap();
+    let off = &off.jobs["db"];
+    assert!(!off.xattrs && !off.acls && off.one_file_system);
     let e = load_text("xattrs = \"no\"\n").unwrap_err();
     assert!(e.position.is_some(), "{e}");
 }

@@ -80,6 +80,7 @@ impl<W: Write> Archiver<W> {
         let exclude = self.exclude.clone();
         let walk = WalkDir::new(&source.path)
             .follow_links(false)
+            .same_file_system(self.keep.one_file_system)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(move |e| !exclude.is_excluded(e.path()));

@@ -58,6 +58,7 @@ pub fn spawn_sources(
     let keep = pax::Keep {
         xattrs: job.xattrs,
         acls: job.acls,
+        one_file_system: job.one_file_system,
     };
     let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()

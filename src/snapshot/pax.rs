@@ -12,11 +12,13 @@ use std::path::Path;
 
 use xattr::FileExt;
 
-/// What the job keeps beyond the tar header (its `xattrs` and `acls` switches).
+/// What the job's switches keep: `xattrs`, `acls`, and `one_file_system` (directories on
+/// another file system than their source are stored, empty, as GNU tar stores mount points).
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
     pub xattrs: bool,
     pub acls: bool,
+    pub one_file_system: bool,
 }
 
 /// The attributes that hold POSIX ACLs, and the records GNU tar keeps them in.
