@@ -290,3 +290,38 @@ fn one_file_system_stores_mount_points_empty() {
         assert_eq!(has("data/mnt/there"), crossed, "{extra:?}: {names}");
     }
 }
+
+#[test]
+fn a_sparse_file_stores_and_restores_its_data_not_its_size() {
+    let f = Fixture::new("");
+    let d = f.data();
+    // 1 GiB with 4 MiB of random data at scattered offsets, and a file that is all hole.
+    sh(&format!(
+        "for mib in 0 100 517 1000; do \
+           dd if=/dev/urandom of={d}/disk.img bs=1M count=1 seek=$mib conv=notrunc status=none; \
+         done && truncate -s 1G {d}/disk.img && truncate -s 10M {d}/empty.img",
+        d = d.display()
+    ));
+    let start = std::time::Instant::now();
+    let snap = assert_round_trip(&f, &[]);
+    eprintln!("run and both restores: {:?}", start.elapsed());
+    let stored = std::fs::metadata(snap.join("files.tar.zst")).unwrap().len();
+    assert!(stored < 10 << 20, "stored {stored} bytes");
+    let blocks = |p: &Path| {
+        sh(&format!("stat -c %b {}", p.display()))
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let source = blocks(&d.join("disk.img"));
+    for back in [
+        in_target(&f.dir.path().join("by-agent"), &d),
+        in_target(&f.dir.path().join("by-tar"), &d),
+    ] {
+        let got = blocks(&back.join("disk.img"));
+        assert!(
+            (got - source).abs() <= source * 0.1,
+            "{got} blocks, source {source}"
+        );
+    }
+}

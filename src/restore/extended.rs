@@ -18,6 +18,11 @@ pub struct Extended {
     pub mtime: Option<Stamp>,
     /// (name, value), in the archive's order; ACLs last, in the kernel's form.
     pub xattrs: Vec<(OsString, Vec<u8>)>,
+    /// The real name of a sparse member: it wins over the header's and `path`.
+    pub sparse_name: Option<Vec<u8>>,
+    /// PAX sparse format: (major, minor) and the real size.
+    pub sparse_version: Option<(Vec<u8>, Vec<u8>)>,
+    pub sparse_size: Option<u64>,
     /// Records that cannot be applied here (an ACL naming a user this machine lacks).
     pub problems: Vec<String>,
 }
@@ -30,6 +35,13 @@ impl Extended {
         for (key, value) in super::members::records(data)? {
             match key {
                 b"path" => self.path = Some(value.to_vec()),
+                b"GNU.sparse.name" => self.sparse_name = Some(value.to_vec()),
+                b"GNU.sparse.major" => self.sparse_part(0, value),
+                b"GNU.sparse.minor" => self.sparse_part(1, value),
+                b"GNU.sparse.realsize" => {
+                    let size = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                    self.sparse_size = Some(size.ok_or_else(|| bad_record("GNU.sparse.realsize"))?);
+                }
                 b"linkpath" => self.linkpath = Some(value.to_vec()),
                 b"mtime" => self.mtime = parse_time(value),
                 b"SCHILY.acl.access" => self.acl("system.posix_acl_access", value),
@@ -47,12 +59,35 @@ impl Extended {
         Ok(())
     }
 
+    fn sparse_part(&mut self, i: usize, value: &[u8]) {
+        let v = self.sparse_version.get_or_insert_with(Default::default);
+        *(if i == 0 { &mut v.0 } else { &mut v.1 }) = value.to_vec();
+    }
+
+    /// The real size of a sparse member in the one format this restore reads (1.0, what GNU
+    /// tar writes), or why it cannot be restored.
+    pub fn sparse(&self) -> Result<Option<u64>, String> {
+        match (&self.sparse_version, self.sparse_size) {
+            (None, _) => Ok(None),
+            (Some((major, minor)), Some(size)) if major == b"1" && minor == b"0" => Ok(Some(size)),
+            (Some((major, minor)), _) => Err(format!(
+                "sparse format {}.{} is not supported (only 1.0, as GNU tar writes it)",
+                String::from_utf8_lossy(major),
+                String::from_utf8_lossy(minor)
+            )),
+        }
+    }
+
     fn acl(&mut self, attr: &str, text: &[u8]) {
         match crate::acl::from_text(&String::from_utf8_lossy(text)) {
             Ok(v) => self.xattrs.push((attr.into(), v)),
             Err(e) => self.problems.push(format!("{attr} not set: {e}")),
         }
     }
+}
+
+fn bad_record(key: &str) -> io::Error {
+    io::Error::other(format!("malformed PAX record {key}"))
 }
 
 /// `SECS[.FRACTION]`; `None` for what is not that (a negative time, text), so that the

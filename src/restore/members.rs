@@ -49,8 +49,9 @@ pub fn next<'a, R: Read>(entries: &mut tar::Entries<'a, R>) -> io::Result<Option
             _ => {
                 let h = entry.header();
                 let path = ext
-                    .path
+                    .sparse_name
                     .take()
+                    .or(ext.path.take())
                     .or(long_name)
                     .unwrap_or_else(|| h.path_bytes().into_owned());
                 let link = ext

@@ -15,6 +15,7 @@ mod outcome;
 mod outputs;
 mod read_side;
 mod run;
+mod sparse;
 mod special;
 mod target;
 pub mod unpack;

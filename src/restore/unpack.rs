@@ -185,8 +185,12 @@ impl Unpacker {
                     .push(dir_meta(rel, mode, owner, mtime, &ext.xattrs));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let sparse = ext.sparse().map_err(Skip::Refused)?;
                 let mut f = create_file(&at)?;
-                io::copy(data, &mut f)?;
+                match sparse {
+                    Some(size) => super::sparse::write(data, &mut f, size)?,
+                    None => drop(io::copy(data, &mut f)?),
+                }
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.set_xattrs(&f, rel, ext);
                 self.files.insert(rel.to_path_buf());

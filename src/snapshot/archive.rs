@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use walkdir::WalkDir;
 use super::names::Names;
 use super::pax::{self, Keep, Origin, Records};
 use super::reader::{Change, ExactReader};
+use super::sparse::Layout;
 use crate::config::{Exclude, Source};
 use crate::layout::manifest::Stats;
 
@@ -213,11 +214,27 @@ impl<W: Write> Archiver<W> {
             path,
             file: Some(&file),
         };
-        self.extended(from, &meta)?;
-        let mut reader = ExactReader::new(io::BufReader::with_capacity(256 * 1024, file), size);
-        self.tar.append_data(&mut header, name, &mut reader)?;
+        let mut records = pax::records(from, &meta, self.keep, &mut self.warnings);
+        let layout = Layout::of(&file, size);
+        let file = io::BufReader::with_capacity(256 * 1024, file);
+        let (data, stored, stored_name): (Box<dyn Read>, u64, PathBuf) = match layout {
+            Some(l) => {
+                records.add_sparse(name, size);
+                header = l.header(&header)?;
+                let stored = l.stored();
+                (Box::new(l.reader(file)), stored, Layout::header_name(name))
+            }
+            None => {
+                header.set_size(size);
+                (Box::new(file), size, name.to_path_buf())
+            }
+        };
+        records.write(&mut self.tar)?;
+        let mut reader = ExactReader::new(data, stored);
+        self.tar
+            .append_data(&mut header, &stored_name, &mut reader)?;
         self.stats.files += 1;
-        self.stats.bytes_read += size;
+        self.stats.bytes_read += stored;
         if meta.nlink() > 1 {
             self.links.insert(key, name.to_path_buf());
         }

@@ -10,6 +10,7 @@ mod pax;
 mod reader;
 mod run_as;
 pub mod sink;
+mod sparse;
 mod tail;
 
 use std::sync::Arc;

@@ -134,6 +134,17 @@ impl Records {
         Ok(())
     }
 
+    /// PAX sparse format 1.0 for the member `name` of real size `size` (sparse.rs).
+    pub fn add_sparse(&mut self, name: &Path, size: u64) {
+        use std::os::unix::ffi::OsStrExt;
+        self.0.push(("GNU.sparse.major".into(), b"1".to_vec()));
+        self.0.push(("GNU.sparse.minor".into(), b"0".to_vec()));
+        let name = name.as_os_str().as_bytes().to_vec();
+        self.0.push(("GNU.sparse.name".into(), name));
+        let size = size.to_string().into_bytes();
+        self.0.push(("GNU.sparse.realsize".into(), size));
+    }
+
     /// Writes the records as one PAX extended header; nothing when there are none.
     pub fn write<W: Write>(&self, tar: &mut tar::Builder<W>) -> io::Result<()> {
         if self.0.is_empty() {
