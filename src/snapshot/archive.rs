@@ -215,7 +215,7 @@ impl<W: Write> Archiver<W> {
             file: Some(&file),
         };
         let mut records = pax::records(from, &meta, self.keep, &mut self.warnings);
-        let layout = Layout::of(&file, size);
+        let layout = Layout::of(&file, &meta);
         let file = io::BufReader::with_capacity(256 * 1024, file);
         let (data, stored, stored_name): (Box<dyn Read>, u64, PathBuf) = match layout {
             Some(l) => {

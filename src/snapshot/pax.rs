@@ -4,7 +4,7 @@
 //! all as GNU tar writes them. GNU tar and the restore
 //! (restore/extended.rs) read them; a reader that ignores PAX still gets the rest.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
@@ -48,28 +48,39 @@ pub fn records(
     warnings: &mut Vec<String>,
 ) -> Records {
     let mut r = Records::of(meta);
-    if keep.xattrs
-        && let Err(e) = r.add_xattrs(from)
-    {
-        let msg = format!(
-            "{}: extended attributes not stored ({e})",
-            from.path.display()
-        );
+    if !(keep.xattrs || keep.acls) {
+        return r;
+    }
+    let mut warn = |what: &str, e: io::Error| {
+        let msg = format!("{}: {what} not stored ({e})", from.path.display());
         tracing::warn!("{msg}");
         warnings.push(msg);
+    };
+    // One listing for both: ACLs are listed among the attributes, so a file without any costs
+    // one system call.
+    let names = match from.list() {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return r,
+        Err(e) => {
+            warn("extended attributes and ACLs", e);
+            return r;
+        }
+    };
+    if keep.xattrs
+        && let Err(e) = r.add_xattrs(from, &names)
+    {
+        warn("extended attributes", e);
     }
     if keep.acls
-        && let Err(e) = r.add_acls(from)
+        && let Err(e) = r.add_acls(from, &names)
     {
-        let msg = format!("{}: ACLs not stored ({e})", from.path.display());
-        tracing::warn!("{msg}");
-        warnings.push(msg);
+        warn("ACLs", e);
     }
     r
 }
 
 impl Origin<'_> {
-    fn list(&self) -> io::Result<Vec<std::ffi::OsString>> {
+    fn list(&self) -> io::Result<Vec<OsString>> {
         Ok(match self.file {
             Some(f) => f.list_xattr()?.collect(),
             None => xattr::list(self.path)?.collect(),
@@ -96,13 +107,9 @@ impl Records {
 
     /// Every attribute the agent can read. POSIX ACLs are not among them: GNU tar keeps those
     /// only as `SCHILY.acl.*` (with `--acls`), and restores `SCHILY.xattr.system.*` as neither.
-    fn add_xattrs(&mut self, from: Origin<'_>) -> io::Result<()> {
-        let names = match from.list() {
-            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
-            other => other?,
-        };
+    fn add_xattrs(&mut self, from: Origin<'_>, names: &[OsString]) -> io::Result<()> {
         let mut names: Vec<_> = names
-            .into_iter()
+            .iter()
             .filter(|n| !n.as_encoded_bytes().starts_with(b"system.posix_acl_"))
             .collect();
         names.sort();
@@ -113,15 +120,18 @@ impl Records {
                 )));
             };
             // Gone since the listing: nothing to keep.
-            if let Some(value) = from.get(&name)? {
+            if let Some(value) = from.get(name)? {
                 self.0.push((format!("SCHILY.xattr.{text}"), value));
             }
         }
         Ok(())
     }
 
-    fn add_acls(&mut self, from: Origin<'_>) -> io::Result<()> {
+    fn add_acls(&mut self, from: Origin<'_>, names: &[OsString]) -> io::Result<()> {
         for (attr, key) in ACLS {
+            if !names.iter().any(|n| n == attr) {
+                continue;
+            }
             let value = match from.get(OsStr::new(attr)) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
                 other => other?,
