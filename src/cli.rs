@@ -109,6 +109,9 @@ pub enum Command {
         /// Do not restore file ownership (default when not root).
         #[arg(long)]
         no_owner: bool,
+        /// Create the snapshot's device nodes (as root only; otherwise each is a warning).
+        #[arg(long)]
+        devices: bool,
         #[command(flatten)]
         key: IdentityArgs,
     },

@@ -7,6 +7,7 @@
 //! `size` the one for byte sizes and percentages;
 //! `commands` holds one entry point per CLI command.
 
+pub mod acl;
 pub mod cli;
 pub mod commands;
 pub mod config;

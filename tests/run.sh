@@ -12,6 +12,11 @@ command -v sha256sum >/dev/null || need+=(coreutils)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Encrypted snapshots must restore with the stock age binary (tests/encryption.rs).
 command -v age >/dev/null || need+=(age)
+# The fidelity tests build their sources with the real tools and compare what they show
+# (tests/fidelity.rs).
+command -v getfattr >/dev/null || need+=(attr)
+command -v getfacl >/dev/null || need+=(acl)
+command -v setcap >/dev/null || need+=(libcap2-bin)
 [ -x /usr/bin/time ] || need+=(time)
 command -v setpriv >/dev/null || need+=(util-linux)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

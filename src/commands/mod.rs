@@ -168,6 +168,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             paths,
             force,
             no_owner,
+            devices,
             key,
         } => {
             let cfg = load()?;
@@ -177,6 +178,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
                 paths,
                 force,
                 no_owner,
+                devices,
                 progress_bar: true,
                 identity: keygen::identity(self::job(&cfg, &job)?, &key),
             };

@@ -160,6 +160,15 @@ pub struct Job {
     pub optional_sources: Vec<Spanned<PathBuf>>,
     #[serde(default)]
     pub exclude: Vec<Spanned<String>>,
+    /// Store extended attributes (`SCHILY.xattr.*` PAX records).
+    #[serde(default = "default_true")]
+    pub xattrs: bool,
+    /// Store POSIX ACLs (`SCHILY.acl.*` PAX records).
+    #[serde(default = "default_true")]
+    pub acls: bool,
+    /// Do not descend into mount points below a source.
+    #[serde(default)]
+    pub one_file_system: bool,
     #[serde(default)]
     pub verify: VerifyMode,
     #[serde(default = "default_true")]

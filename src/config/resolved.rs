@@ -201,6 +201,12 @@ pub struct JobConfig {
     pub verify_all: bool,
     pub sources: Vec<Source>,
     pub exclude: Exclude,
+    /// Extended attributes are stored with each entry.
+    pub xattrs: bool,
+    /// POSIX ACLs are stored with each entry.
+    pub acls: bool,
+    /// Mount points below a source are stored empty, like `tar --one-file-system`.
+    pub one_file_system: bool,
     pub verify: VerifyMode,
     pub catch_up: bool,
     pub jitter: Duration,

@@ -143,3 +143,14 @@ fn dump_guards_default_to_a_floor_and_take_sizes_and_percentages() {
     let e = load_text(&format!("{cmd}min_bytes = -1\n")).unwrap_err();
     assert!(e.message.contains("negative"), "{e}");
 }
+
+#[test]
+fn fidelity_switches_default_to_keeping_everything() {
+    let on = &load_text("").unwrap().jobs["db"];
+    assert!(on.xattrs && on.acls && !on.one_file_system);
+    let off = &load_text("xattrs = false\nacls = false\none_file_system = true\n").unwrap();
+    let off = &off.jobs["db"];
+    assert!(!off.xattrs && !off.acls && off.one_file_system);
+    let e = load_text("xattrs = \"no\"\n").unwrap_err();
+    assert!(e.position.is_some(), "{e}");
+}

@@ -34,6 +34,7 @@ pub(super) fn dry_run(
         let (mut files, mut bytes) = (0u64, 0u64);
         for e in walkdir::WalkDir::new(&s.path)
             .follow_links(false)
+            .same_file_system(job.one_file_system)
             .into_iter()
             .filter_entry(|e| !job.exclude.is_excluded(e.path()))
             .flatten()

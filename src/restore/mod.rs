@@ -5,15 +5,21 @@
 
 mod cat;
 mod decrypts;
+mod extended;
 mod fetch;
 pub mod keys;
+mod members;
 mod meta;
 mod names;
+mod outcome;
 mod outputs;
 mod read_side;
 mod run;
+mod sparse;
+mod special;
 mod target;
 pub mod unpack;
+mod xattrs;
 
 use thiserror::Error;
 

@@ -26,6 +26,8 @@ pub struct RestoreOptions {
     pub paths: Vec<PathBuf>,
     pub force: bool,
     pub no_owner: bool,
+    /// Create device nodes (root only).
+    pub devices: bool,
     pub progress_bar: bool,
     /// Decrypts encrypted snapshots.
     pub identity: Option<crate::encryption::IdentitySource>,
@@ -97,7 +99,7 @@ async fn restore_from(
     let archive = match sources {
         Some(f) => {
             let bar = bar(f, opts.progress_bar);
-            let (r, sel) = (root.clone(), select.clone());
+            let (r, sel, devices) = (root.clone(), select.clone(), opts.devices);
             let (name, keys) = (f.name.clone(), ids.clone());
             let fetched = fetch(
                 remote.as_ref(),
@@ -107,7 +109,9 @@ async fn restore_from(
                 move |input| {
                     let plain = keys::plaintext(input, &name, keys.as_deref())?;
                     let decoder = zstd::stream::read::Decoder::new(plain)?;
-                    Ok(Unpacker::new(&r, sel, owners)?.unpack(decoder))
+                    Ok(Unpacker::new(&r, sel, owners)?
+                        .with_devices(devices)
+                        .unpack(decoder))
                 },
             )
             .await;

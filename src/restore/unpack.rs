@@ -6,7 +6,8 @@
 //! may only point at files this restore already wrote. An entry that breaks a rule is refused,
 //! one that cannot be written (a name too long, no permission, a full disk) fails alone: both
 //! are reported by name and the restore goes on with the next entry. Only an archive that
-//! cannot be read any further stops it. Directory metadata is set last, deepest first.
+//! cannot be read any further stops it. Directory metadata is set last, deepest first (meta.rs);
+//! extended attributes through the entry's descriptor (xattrs.rs).
 
 use std::collections::HashSet;
 use std::io::{self, Read};
@@ -18,49 +19,27 @@ use nix::sys::stat::{Mode, SFlag};
 use nix::unistd::UnlinkatFlags;
 use tar::{EntryType, Header};
 
-use super::meta::{DirMeta, dir_meta, header_meta, set_meta, set_symlink_meta};
+use super::extended::Extended;
+use super::members::{self, Member};
+use super::meta::{DirMeta, dir_meta, finish_dirs, header_meta, set_meta, set_meta_at};
 pub use super::names::safe_relative;
 use super::names::shown;
+use super::outcome::Skip;
+pub use super::outcome::UnpackReport;
 use super::read_side::ReadSide;
+use super::special;
 use super::target::{Place, Target, create_file, kind, lstat_at, open_for_meta};
-
-/// What the unpacker did; `error` is set when it had to stop early.
-#[derive(Debug, Default)]
-pub struct UnpackReport {
-    /// Entries restored.
-    pub entries: u64,
-    /// Entries the selection matched (restored, refused or failed).
-    pub matched: u64,
-    /// Entries refused as unsafe: nothing was written for them.
-    pub refused: Vec<String>,
-    /// Entries that could not be written here (name, error).
-    pub failed: Vec<String>,
-    pub warnings: Vec<String>,
-    pub error: Option<String>,
-}
 
 pub struct Unpacker {
     target: Target,
     /// Stored paths (relative) to restore; empty means everything.
     select: Vec<PathBuf>,
     owners: bool,
+    /// Device nodes are created (`--devices`, as root).
+    devices: bool,
     files: HashSet<PathBuf>,
     dirs: Vec<DirMeta>,
     report: UnpackReport,
-}
-
-/// Why one entry was not restored.
-enum Skip {
-    /// Unsafe: refused by rule.
-    Refused(String),
-    /// Could not be written here.
-    Failed(io::Error),
-}
-
-impl From<io::Error> for Skip {
-    fn from(e: io::Error) -> Self {
-        Skip::Failed(e)
-    }
 }
 
 impl Unpacker {
@@ -70,10 +49,17 @@ impl Unpacker {
             target: Target::open(root)?,
             select,
             owners,
+            devices: false,
             files: HashSet::new(),
             dirs: Vec::new(),
             report: UnpackReport::default(),
         })
+    }
+
+    /// Creates device nodes too (the restore checks that it runs as root).
+    pub fn with_devices(mut self, on: bool) -> Unpacker {
+        self.devices = on;
+        self
     }
 
     /// Unpacks every selected entry of the tar stream `input`. Always returns a report; an
@@ -88,9 +74,14 @@ impl Unpacker {
 
     fn entries(&mut self, input: impl Read) -> io::Result<()> {
         let mut archive = tar::Archive::new(input);
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let path = entry.path()?.into_owned();
+        let mut entries = archive.entries()?.raw(true);
+        while let Some(member) = members::next(&mut entries)? {
+            let Member {
+                mut entry,
+                path,
+                link,
+                ext,
+            } = member;
             let shown = shown(&path);
             let rel = match safe_relative(&path) {
                 Ok(r) => r,
@@ -104,13 +95,15 @@ impl Unpacker {
                 continue;
             }
             self.report.matched += 1;
-            let link = entry.link_name()?.map(|l| l.into_owned());
             let header = entry.header().clone();
             let mut data = ReadSide::new(&mut entry);
-            let result = self.place(&rel, &header, link.as_deref(), &mut data);
+            let result = self.place(&rel, &header, &ext, link.as_deref(), &mut data);
             // A failure to read the archive itself is not this entry's: it ends the restore.
             if let Some(e) = data.error.take() {
                 return Err(e);
+            }
+            for p in &ext.problems {
+                self.warn(format!("{shown}: {p}"));
             }
             match result {
                 Ok(()) => self.report.entries += 1,
@@ -147,17 +140,26 @@ impl Unpacker {
         &mut self,
         rel: &Path,
         h: &Header,
+        ext: &Extended,
         link: Option<&Path>,
         data: &mut impl Read,
     ) -> Result<(), Skip> {
         let (mode, owner, mtime) =
             header_meta(h).map_err(|e| Skip::Refused(format!("unreadable header: {e}")))?;
+        let mtime = ext.mtime.unwrap_or(mtime);
         let at = self.parent(rel)?;
         let kind_wanted = h.entry_type();
+        if matches!(kind_wanted, EntryType::Char | EntryType::Block)
+            && let Some(why) = special::devices_refused(self.devices)
+        {
+            self.warn(format!("{}: device node not restored: {why}", shown(rel)));
+            return Ok(());
+        }
         if let Some(st) = lstat_at(&at.dir, &at.name)? {
             if kind(&st) == SFlag::S_IFDIR {
                 if kind_wanted == EntryType::Directory {
-                    self.dirs.push(dir_meta(rel, mode, owner, mtime));
+                    self.dirs
+                        .push(dir_meta(rel, mode, owner, mtime, &ext.xattrs));
                     return Ok(());
                 }
                 return Err(Skip::Refused("would replace a directory".into()));
@@ -179,12 +181,18 @@ impl Unpacker {
                     Mode::from_bits_truncate(0o700),
                 )
                 .map_err(io::Error::from)?;
-                self.dirs.push(dir_meta(rel, mode, owner, mtime));
+                self.dirs
+                    .push(dir_meta(rel, mode, owner, mtime, &ext.xattrs));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let sparse = ext.sparse().map_err(Skip::Refused)?;
                 let mut f = create_file(&at)?;
-                io::copy(data, &mut f)?;
+                match sparse {
+                    Some(size) => super::sparse::write(data, &mut f, size)?,
+                    None => drop(io::copy(data, &mut f)?),
+                }
                 set_meta(&f, self.owners, mode, owner, mtime)?;
+                self.set_xattrs(&f, rel, ext);
                 self.files.insert(rel.to_path_buf());
             }
             EntryType::Symlink => {
@@ -193,18 +201,25 @@ impl Unpacker {
                 // The target is stored as it was; it is never followed by this restore.
                 nix::unistd::symlinkat(target, at.dir.as_fd(), at.name.as_os_str())
                     .map_err(io::Error::from)?;
-                set_symlink_meta(&at, self.owners, owner, mtime)?;
+                set_meta_at(&at, self.owners, owner, mtime, None)?;
+                if !ext.xattrs.is_empty() {
+                    // No descriptor of a symlink can take them, and a path could be swapped.
+                    self.warn(format!(
+                        "{}: extended attributes of a symlink are not restored",
+                        shown(rel)
+                    ));
+                }
             }
             EntryType::Link => return self.hard_link(rel, &at, link),
             EntryType::Fifo => {
-                nix::unistd::mkfifoat(
-                    at.dir.as_fd(),
-                    at.name.as_os_str(),
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(io::Error::from)?;
+                special::fifo(&at)?;
                 let f = open_for_meta(&at, false)?;
                 set_meta(&f, self.owners, mode, owner, mtime)?;
+                self.set_xattrs(&f, rel, ext);
+            }
+            EntryType::Char | EntryType::Block => {
+                special::device(&at, h)?;
+                set_meta_at(&at, self.owners, owner, mtime, Some(mode))?;
             }
             other => {
                 self.warn(format!(
@@ -256,25 +271,17 @@ impl Unpacker {
         Ok(())
     }
 
-    /// Deepest first, so setting a directory's mtime comes after everything inside it changed.
     fn finish_dirs(&mut self) {
-        let mut dirs = std::mem::take(&mut self.dirs);
-        dirs.sort_by_key(|d| std::cmp::Reverse(d.rel.components().count()));
-        for d in dirs {
-            let result = (|| -> io::Result<()> {
-                let at = self
-                    .target
-                    .place(&d.rel, false)?
-                    .map_err(io::Error::other)?;
-                let f = open_for_meta(&at, true)?;
-                set_meta(&f, self.owners, d.mode, d.owner, d.mtime)
-            })();
-            if let Err(e) = result {
-                self.warn(format!(
-                    "{}: cannot set mode, owner or mtime: {e}",
-                    shown(&d.rel)
-                ));
-            }
+        let dirs = std::mem::take(&mut self.dirs);
+        for w in finish_dirs(&self.target, dirs, self.owners) {
+            self.warn(w);
+        }
+    }
+
+    /// The entry's extended attributes, set through its open descriptor.
+    fn set_xattrs(&mut self, f: &std::fs::File, rel: &Path, ext: &Extended) {
+        for w in super::xattrs::set_all(f, &ext.xattrs, &shown(rel)) {
+            self.warn(w);
         }
     }
 }

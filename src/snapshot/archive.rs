@@ -1,11 +1,11 @@
 //! Walking the sources into one tar stream: GNU headers with long names, symlinks stored (never
-//! followed), hard links stored once, empty directories, modes, owners and mtimes. A file that
-//! vanishes or cannot be read is skipped with a warning; it never fails the run. A missing
-//! optional source is only recorded.
+//! followed), hard links stored once, empty directories, modes, owners and mtimes (with their
+//! nanoseconds in PAX records, pax.rs). A file that vanishes or cannot be read is skipped with a
+//! warning; it never fails the run. A missing optional source is only recorded.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 use tar::{EntryType, Header, HeaderMode};
 use walkdir::WalkDir;
 
+use super::names::Names;
+use super::pax::{self, Keep, Origin, Records};
 use super::reader::{Change, ExactReader};
+use super::sparse::Layout;
 use crate::config::{Exclude, Source};
 use crate::layout::manifest::Stats;
 
@@ -23,6 +26,7 @@ pub struct Archiver<W: Write> {
     /// (dev, inode) of files with several links -> the archive path that holds the data.
     links: HashMap<(u64, u64), PathBuf>,
     names: Names,
+    keep: Keep,
     pub stats: Stats,
     pub warnings: Vec<String>,
     /// Optional sources that do not exist: recorded, not warned about.
@@ -30,7 +34,7 @@ pub struct Archiver<W: Write> {
 }
 
 impl<W: Write> Archiver<W> {
-    pub fn new(out: W, exclude: Exclude) -> Self {
+    pub fn new(out: W, exclude: Exclude, keep: Keep) -> Self {
         let mut tar = tar::Builder::new(out);
         tar.mode(HeaderMode::Complete);
         tar.follow_symlinks(false);
@@ -39,6 +43,7 @@ impl<W: Write> Archiver<W> {
             exclude,
             links: HashMap::new(),
             names: Names::default(),
+            keep,
             stats: Stats::default(),
             warnings: Vec::new(),
             skipped: Vec::new(),
@@ -76,6 +81,7 @@ impl<W: Write> Archiver<W> {
         let exclude = self.exclude.clone();
         let walk = WalkDir::new(&source.path)
             .follow_links(false)
+            .same_file_system(self.keep.one_file_system)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(move |e| !exclude.is_excluded(e.path()));
@@ -122,6 +128,7 @@ impl<W: Write> Archiver<W> {
         if ft.is_dir() {
             self.stats.dirs += 1;
             header.set_size(0);
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         if ft.is_symlink() {
@@ -134,6 +141,7 @@ impl<W: Write> Archiver<W> {
             };
             self.stats.symlinks += 1;
             header.set_size(0);
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_link(&mut header, &name, &target);
         }
         if ft.is_file() {
@@ -141,6 +149,10 @@ impl<W: Write> Archiver<W> {
         }
         if ft.is_fifo() || ft.is_char_device() || ft.is_block_device() {
             header.set_size(0);
+            // The tar crate leaves a device's numbers at zero.
+            header.set_device_major(libc::major(meta.rdev()))?;
+            header.set_device_minor(libc::minor(meta.rdev()))?;
+            self.extended(Origin { path, file: None }, meta)?;
             return self.tar.append_data(&mut header, &name, io::empty());
         }
         tracing::debug!(
@@ -148,6 +160,11 @@ impl<W: Write> Archiver<W> {
             path.display()
         );
         Ok(())
+    }
+
+    /// The PAX records of the entry about to be appended.
+    fn extended(&mut self, from: Origin<'_>, meta: &Metadata) -> io::Result<()> {
+        pax::records(from, meta, self.keep, &mut self.warnings).write(&mut self.tar)
     }
 
     fn add_file(
@@ -165,6 +182,7 @@ impl<W: Write> Archiver<W> {
             header.set_entry_type(EntryType::Link);
             header.set_size(0);
             self.stats.files += 1;
+            Records::of(meta).write(&mut self.tar)?;
             return self.tar.append_link(&mut header, name, &first);
         }
         let file = match std::fs::File::open(path) {
@@ -192,10 +210,31 @@ impl<W: Write> Archiver<W> {
         header.set_metadata_in_mode(&meta, HeaderMode::Complete);
         self.names.set(&mut header, &meta);
         let size = meta.len();
-        let mut reader = ExactReader::new(io::BufReader::with_capacity(256 * 1024, file), size);
-        self.tar.append_data(&mut header, name, &mut reader)?;
+        let from = Origin {
+            path,
+            file: Some(&file),
+        };
+        let mut records = pax::records(from, &meta, self.keep, &mut self.warnings);
+        let layout = Layout::of(&file, &meta);
+        let file = io::BufReader::with_capacity(256 * 1024, file);
+        let (data, stored, stored_name): (Box<dyn Read>, u64, PathBuf) = match layout {
+            Some(l) => {
+                records.add_sparse(name, size);
+                header = l.header(&header)?;
+                let stored = l.stored();
+                (Box::new(l.reader(file)), stored, Layout::header_name(name))
+            }
+            None => {
+                header.set_size(size);
+                (Box::new(file), size, name.to_path_buf())
+            }
+        };
+        records.write(&mut self.tar)?;
+        let mut reader = ExactReader::new(data, stored);
+        self.tar
+            .append_data(&mut header, &stored_name, &mut reader)?;
         self.stats.files += 1;
-        self.stats.bytes_read += size;
+        self.stats.bytes_read += stored;
         if meta.nlink() > 1 {
             self.links.insert(key, name.to_path_buf());
         }
@@ -232,36 +271,6 @@ pub fn archive_name(path: &Path) -> PathBuf {
         .position(|&b| b != b'/')
         .map_or(&[][..], |i| &bytes[i..]);
     PathBuf::from(std::ffi::OsStr::from_bytes(trimmed))
-}
-
-/// User and group names for headers, looked up once per id.
-#[derive(Default)]
-struct Names {
-    users: HashMap<u32, Option<String>>,
-    groups: HashMap<u32, Option<String>>,
-}
-
-impl Names {
-    fn set(&mut self, header: &mut Header, meta: &Metadata) {
-        let user = self.users.entry(meta.uid()).or_insert_with(|| {
-            nix::unistd::User::from_uid(meta.uid().into())
-                .ok()
-                .flatten()
-                .map(|u| u.name)
-        });
-        if let Some(u) = user {
-            let _ = header.set_username(u);
-        }
-        let group = self.groups.entry(meta.gid()).or_insert_with(|| {
-            nix::unistd::Group::from_gid(meta.gid().into())
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-        });
-        if let Some(g) = group {
-            let _ = header.set_groupname(g);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,12 @@
 mod archive;
 pub mod child;
 pub mod command;
+mod names;
+mod pax;
 mod reader;
 mod run_as;
 pub mod sink;
+mod sparse;
 mod tail;
 
 use std::sync::Arc;
@@ -53,6 +56,11 @@ pub fn spawn_sources(
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
     let sources = job.sources.clone();
     let exclude = job.exclude.clone();
+    let keep = pax::Keep {
+        xattrs: job.xattrs,
+        acls: job.acls,
+        one_file_system: job.one_file_system,
+    };
     let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()
         .name(format!("{}-sources", job.name))
@@ -60,7 +68,7 @@ pub fn spawn_sources(
             let sink = sink::ChunkSink::new(tx, progress.clone());
             let enc = sink::encoder(sink, &encoding)?;
             let counting = sink::Counting::new(enc, progress);
-            let mut archiver = archive::Archiver::new(counting, exclude);
+            let mut archiver = archive::Archiver::new(counting, exclude, keep);
             for s in &sources {
                 archiver.add_source(s)?;
             }

@@ -19,6 +19,12 @@ pub struct SmallFs {
 impl SmallFs {
     /// Mount a tmpfs of `size_bytes` (rounded up to pages by the kernel).
     pub fn mount(size_bytes: u64) -> Option<SmallFs> {
+        Self::mount_on(None, size_bytes)
+    }
+
+    /// The same on the existing directory `on` (a mount point inside a test's tree), or on a
+    /// new temp dir when `None`.
+    pub fn mount_on(on: Option<&Path>, size_bytes: u64) -> Option<SmallFs> {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let fail = |why: String| -> Option<SmallFs> {
@@ -31,11 +37,16 @@ impl SmallFs {
         if !root {
             return fail("not root".into());
         }
-        let dir = match tempfile::Builder::new().prefix("smallfs-").tempdir() {
-            Ok(d) => d,
-            Err(e) => return fail(e.to_string()),
+        let (dir, path) = match on {
+            Some(p) => (None, p.to_path_buf()),
+            None => match tempfile::Builder::new().prefix("smallfs-").tempdir() {
+                Ok(d) => {
+                    let p = d.path().to_path_buf();
+                    (Some(d), p)
+                }
+                Err(e) => return fail(e.to_string()),
+            },
         };
-        let path = dir.path().to_path_buf();
         let out = Command::new("mount")
             .args([
                 "-t",
@@ -48,10 +59,7 @@ impl SmallFs {
             .stdin(Stdio::null())
             .output();
         match out {
-            Ok(o) if o.status.success() => Some(SmallFs {
-                dir: Some(dir),
-                path,
-            }),
+            Ok(o) if o.status.success() => Some(SmallFs { dir, path }),
             Ok(o) => fail(format!(
                 "mount: {} {}",
                 o.status,
