@@ -10,9 +10,9 @@ use tar::EntryType;
 
 use super::extended::Extended;
 
-/// A GNU long name or a PAX header larger than this is not an archive this agent (or GNU tar
-/// with attributes of at most 64 KiB each) writes; refusing it bounds the memory a hostile
-/// archive can take.
+/// GNU long names and PAX headers of one member larger than this, together, are not an archive
+/// this agent (or GNU tar with attributes of at most 64 KiB each) writes; refusing them bounds
+/// the memory a hostile archive can take, however many headers it chains before a member.
 const MAX_HEADER_DATA: u64 = 16 << 20;
 
 /// One member: its entry (header and data), its full names and its PAX records.
@@ -29,6 +29,7 @@ pub fn next<'a, R: Read>(entries: &mut tar::Entries<'a, R>) -> io::Result<Option
     let mut long_link = None;
     let mut ext = Extended::default();
     let mut pending = false;
+    let mut budget = MAX_HEADER_DATA;
     loop {
         let Some(entry) = entries.next() else {
             if pending {
@@ -41,11 +42,11 @@ pub fn next<'a, R: Read>(entries: &mut tar::Entries<'a, R>) -> io::Result<Option
         let mut entry = entry?;
         pending = true;
         match entry.header().entry_type() {
-            EntryType::GNULongName => long_name = Some(name_data(&mut entry)?),
-            EntryType::GNULongLink => long_link = Some(name_data(&mut entry)?),
-            EntryType::XHeader => ext.apply(&small_data(&mut entry)?)?,
+            EntryType::GNULongName => long_name = Some(name_data(&mut entry, &mut budget)?),
+            EntryType::GNULongLink => long_link = Some(name_data(&mut entry, &mut budget)?),
+            EntryType::XHeader => ext.apply(&small_data(&mut entry, &mut budget)?)?,
             // Global records (GNU tar writes none) change nothing this restore uses.
-            EntryType::XGlobalHeader => drop(small_data(&mut entry)?),
+            EntryType::XGlobalHeader => drop(small_data(&mut entry, &mut budget)?),
             _ => {
                 let h = entry.header();
                 let path = ext
@@ -70,21 +71,23 @@ pub fn next<'a, R: Read>(entries: &mut tar::Entries<'a, R>) -> io::Result<Option
     }
 }
 
-fn small_data<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<u8>> {
+/// The data of a header member, taken from what is left of the member's `budget`.
+fn small_data<R: Read>(entry: &mut tar::Entry<'_, R>, budget: &mut u64) -> io::Result<Vec<u8>> {
     let size = entry.header().entry_size()?;
-    if size > MAX_HEADER_DATA {
+    if size > *budget {
         return Err(io::Error::other(format!(
-            "an extended header of {size} bytes; this is not an archive the agent wrote"
+            "extended headers of more than {MAX_HEADER_DATA} bytes before one member; this is not an archive the agent wrote"
         )));
     }
+    *budget -= size;
     let mut data = Vec::with_capacity(size as usize);
     entry.read_to_end(&mut data)?;
     Ok(data)
 }
 
 /// A GNU long name: NUL-terminated.
-fn name_data<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<u8>> {
-    let mut data = small_data(entry)?;
+fn name_data<R: Read>(entry: &mut tar::Entry<'_, R>, budget: &mut u64) -> io::Result<Vec<u8>> {
+    let mut data = small_data(entry, budget)?;
     while data.last() == Some(&0) {
         data.pop();
     }
@@ -146,5 +149,34 @@ mod tests {
         ] {
             assert!(records(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn chained_extended_headers_are_bounded_together() {
+        // 20 headers of 1 MiB before one member: each alone is small, together over the bound.
+        let mut b = tar::Builder::new(Vec::new());
+        let record = {
+            let value = "v".repeat((1 << 20) - 40);
+            let body = format!(" SCHILY.xattr.user.x={value}\n");
+            // The length counts its own 7 digits.
+            format!("{}{body}", body.len() + 7)
+        };
+        for _ in 0..20 {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::XHeader);
+            h.set_size(record.len() as u64);
+            h.set_cksum();
+            b.append(&h, record.as_bytes()).unwrap();
+        }
+        let mut h = tar::Header::new_ustar();
+        h.set_path("f").unwrap();
+        h.set_size(0);
+        h.set_cksum();
+        b.append(&h, &b""[..]).unwrap();
+        let data = b.into_inner().unwrap();
+        let mut archive = tar::Archive::new(&data[..]);
+        let mut entries = archive.entries().unwrap().raw(true);
+        let e = next(&mut entries).err().unwrap();
+        assert!(e.to_string().contains("extended headers"), "{e}");
     }
 }
