@@ -201,11 +201,26 @@ fn attributes_that_need_privileges_are_warnings_naming_them() {
     attributes(&d);
     f.snapshot();
     let target = f.dir.path().join("unprivileged");
-    // What a restore without root's privileges meets: no CAP_SETFCAP for
-    // security.capability, no CAP_SYS_ADMIN for trusted.*.
-    let out = Command::new("setpriv")
-        .args(["--bounding-set=-setfcap,-sys_admin", "--"])
-        .arg(common::bin())
+    // A real unprivileged user (as root: `nobody`) meets what an operator's own account meets:
+    // no CAP_SETFCAP for security.capability, no CAP_SYS_ADMIN for trusted.*. It needs to
+    // reach a copy of the binary, the config and the snapshot, and to write its state and the
+    // target.
+    let bin = f.dir.path().join("backup");
+    std::fs::copy(common::bin(), &bin).unwrap();
+    std::fs::create_dir(&target).unwrap();
+    let mut cmd = Command::new(&bin);
+    if nix::unistd::geteuid().is_root() {
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        sh(&format!(
+            "chmod -R a+rX {dir} && mkdir -p {state} && chown -R nobody {state} {target}",
+            dir = f.dir.path().display(),
+            state = f.host.state_dir.display(),
+            target = target.display()
+        ));
+        std::os::unix::process::CommandExt::uid(&mut cmd, nobody.uid.as_raw());
+        std::os::unix::process::CommandExt::gid(&mut cmd, nobody.gid.as_raw());
+    }
+    let out = cmd
         .arg("--config")
         .arg(&f.host.config)
         .args([
