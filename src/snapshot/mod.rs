@@ -9,6 +9,7 @@ mod names;
 mod pax;
 mod reader;
 mod run_as;
+mod seal;
 pub mod sink;
 mod sparse;
 mod tail;

@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::Progress;
+use super::seal::Stage;
 use crate::config::{Compression, JobConfig};
-use crate::encryption::{Recipient, Sealed};
+use crate::encryption::Recipient;
 
 /// Chunks handed to the uploader are at least this large (DESIGN.md: 1 MiB or more).
 pub const CHUNK_SIZE: usize = 1024 * 1024;
@@ -144,15 +145,15 @@ impl Encoding {
     }
 }
 
-/// The head of a producer pipeline: zstd, then age when encrypting, into the hashing sink.
-pub type Encoder = zstd::Encoder<'static, Sealed<ChunkSink>>;
+/// The head of a producer pipeline: zstd, then age when encrypting (on its own thread), into
+/// the hashing sink.
+pub type Encoder = zstd::Encoder<'static, Stage>;
 
 /// A zstd encoder at the job's level with its threads (0 = one per core) feeding the sink
 /// through the encryption stage.
 pub fn encoder(sink: ChunkSink, encoding: &Encoding) -> io::Result<Encoder> {
     let Compression { level, threads } = encoding.compression;
-    let sealed = Sealed::new(sink, &encoding.recipients)?;
-    let mut enc = zstd::Encoder::new(sealed, level)?;
+    let mut enc = zstd::Encoder::new(Stage::new(sink, &encoding.recipients)?, level)?;
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
     } else {
