@@ -87,7 +87,7 @@ impl Host {
             std::os::unix::process::CommandExt::uid(&mut cmd, u.uid.as_raw());
             std::os::unix::process::CommandExt::gid(&mut cmd, u.gid.as_raw());
         }
-        cmd.output().unwrap()
+        common::output_of_copied(&mut cmd)
     }
 }
 

@@ -173,7 +173,7 @@ fn switching_user_needs_root_and_says_so() {
         .stdin(std::process::Stdio::null());
     std::os::unix::process::CommandExt::uid(&mut cmd, nobody.uid.as_raw());
     std::os::unix::process::CommandExt::gid(&mut cmd, nobody.gid.as_raw());
-    let out = cmd.output().unwrap();
+    let out = common::output_of_copied(&mut cmd);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

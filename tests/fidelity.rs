@@ -220,18 +220,14 @@ fn attributes_that_need_privileges_are_warnings_naming_them() {
         std::os::unix::process::CommandExt::uid(&mut cmd, nobody.uid.as_raw());
         std::os::unix::process::CommandExt::gid(&mut cmd, nobody.gid.as_raw());
     }
-    let out = cmd
-        .arg("--config")
-        .arg(&f.host.config)
-        .args([
-            "restore",
-            "t",
-            "latest",
-            "--target",
-            target.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    cmd.arg("--config").arg(&f.host.config).args([
+        "restore",
+        "t",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    let out = common::output_of_copied(&mut cmd);
     assert_exit(&out, 3, "restore without privileges");
     let err = stderr(&out);
     for name in [

@@ -256,3 +256,19 @@ pub fn run_ok<S: AsRef<OsStr>>(program: &str, args: &[S]) -> Output {
     assert!(out.status.success(), "{program} failed\n{}", describe(&out));
     out
 }
+
+/// Output of `cmd`, whose program is a copy of the binary just written (for a user who cannot
+/// reach the checkout, e.g. a clone under a 0700 /root). Another test thread that forks while
+/// the copy is still open for writing hands its child that descriptor until the child execs,
+/// and meanwhile exec of the copy fails with "text file busy": try again briefly.
+pub fn output_of_copied(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    cmd.output().unwrap()
+}
