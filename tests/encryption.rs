@@ -100,13 +100,21 @@ fn source_tree() -> tempfile::TempDir {
     d
 }
 
-#[test]
-fn nothing_on_the_server_is_readable_without_the_key_yet_sha256sum_checks_it() {
-    let sshd = common::sshd_or_skip!();
+/// sshd, a sample tree, both keys, and the encrypted job `t` that has backed it up once.
+fn backed_up() -> Option<(Sshd, tempfile::TempDir, Keys, PathBuf)> {
+    let sshd = Sshd::start()?;
     let (src, keys) = (source_tree(), keys());
     let cfg = encrypted_job(&sshd, src.path(), &keys);
     let out = backup(&cfg, &["run", "t"]);
     assert!(out.status.success(), "{}", describe(&out));
+    Some((sshd, src, keys, cfg))
+}
+
+#[test]
+fn nothing_on_the_server_is_readable_without_the_key_yet_sha256sum_checks_it() {
+    let Some((sshd, src, keys, cfg)) = backed_up() else {
+        return;
+    };
     let snap = snapshots(&sshd.remote_dir().join("t")).pop().unwrap();
     let mut names: Vec<String> = fs::read_dir(&snap)
         .unwrap()
@@ -179,11 +187,9 @@ fn nothing_on_the_server_is_readable_without_the_key_yet_sha256sum_checks_it() {
 
 #[test]
 fn each_identity_alone_restores_and_cats_what_was_backed_up() {
-    let sshd = common::sshd_or_skip!();
-    let (src, keys) = (source_tree(), keys());
-    let cfg = encrypted_job(&sshd, src.path(), &keys);
-    let out = backup(&cfg, &["run", "t"]);
-    assert!(out.status.success(), "{}", describe(&out));
+    let Some((_sshd, src, keys, cfg)) = backed_up() else {
+        return;
+    };
     for id in [keys.age(), keys.ssh()] {
         let id = id.to_string_lossy().into_owned();
         let target = tempfile::tempdir().unwrap();
@@ -229,7 +235,6 @@ fn each_identity_alone_restores_and_cats_what_was_backed_up() {
 
 #[test]
 fn stock_age_zstd_and_tar_restore_it() {
-    let sshd = common::sshd_or_skip!();
     if Command::new("age").arg("--version").output().is_err() {
         assert!(
             !common::require_sshd(),
@@ -237,9 +242,9 @@ fn stock_age_zstd_and_tar_restore_it() {
         );
         return;
     }
-    let (src, keys) = (source_tree(), keys());
-    let cfg = encrypted_job(&sshd, src.path(), &keys);
-    assert!(backup(&cfg, &["run", "t"]).status.success());
+    let Some((sshd, src, keys, _cfg)) = backed_up() else {
+        return;
+    };
     let snap = snapshots(&sshd.remote_dir().join("t")).pop().unwrap();
     let restored = tempfile::tempdir().unwrap();
     let script = format!(
@@ -281,10 +286,9 @@ fn stock_age_zstd_and_tar_restore_it() {
 
 #[test]
 fn a_wrong_or_missing_identity_is_a_clear_error_before_anything_is_written() {
-    let sshd = common::sshd_or_skip!();
-    let (src, keys) = (source_tree(), keys());
-    let cfg = encrypted_job(&sshd, src.path(), &keys);
-    assert!(backup(&cfg, &["run", "t"]).status.success());
+    let Some((sshd, _src, keys, cfg)) = backed_up() else {
+        return;
+    };
     let stranger = keys.dir.path().join("stranger.txt");
     let out = Command::new(common::bin())
         .args(["keygen", "-o"])
@@ -354,10 +358,9 @@ fn a_wrong_or_missing_identity_is_a_clear_error_before_anything_is_written() {
 
 #[test]
 fn a_changed_encrypted_file_fails_restore_and_verify_read() {
-    let sshd = common::sshd_or_skip!();
-    let (src, keys) = (source_tree(), keys());
-    let cfg = encrypted_job(&sshd, src.path(), &keys);
-    assert!(backup(&cfg, &["run", "t"]).status.success());
+    let Some((sshd, _src, keys, cfg)) = backed_up() else {
+        return;
+    };
     let snap = snapshots(&sshd.remote_dir().join("t")).pop().unwrap();
     common::sample::flip_byte(&snap.join("app.sql.zst.age"));
     let id = keys.age().to_string_lossy().into_owned();
