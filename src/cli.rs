@@ -73,6 +73,9 @@ pub enum Command {
     /// List committed snapshots on the remote.
     List {
         job: String,
+        /// Which destination of the job to read (default: the first that answers).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
         /// Machine-readable output (documented in the README).
         #[arg(long)]
         json: bool,
@@ -80,6 +83,9 @@ pub enum Command {
     /// Re-read remote snapshots and compare them with their checksums.
     Verify {
         job: String,
+        /// Which destination of the job to read (default: the first that answers).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
         /// Snapshot id or `latest` (default: latest).
         snapshot: Option<String>,
         /// Verify every snapshot.
@@ -95,6 +101,9 @@ pub enum Command {
     /// Download, verify and unpack a snapshot.
     Restore {
         job: String,
+        /// Which destination of the job to read (default: the first that answers).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
         /// Snapshot id or `latest`.
         #[arg(default_value = "latest")]
         snapshot: String,
@@ -118,6 +127,9 @@ pub enum Command {
     /// Stream one stored file, decompressed and verified, to stdout.
     Cat {
         job: String,
+        /// Which destination of the job to read (default: the first that answers).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
         /// Snapshot id or `latest`.
         snapshot: String,
         /// `app.sql` for app.sql.zst, `files.tar`, or `details.json` of an encrypted snapshot.
@@ -147,6 +159,10 @@ pub enum Command {
         /// Show what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Prune only this destination of each job (default: every destination, each with
+        /// its own policy).
+        #[arg(long, value_name = "NAME")]
+        remote: Option<String>,
     },
     /// Validate the config and what a run needs on this machine (keys, known_hosts, sources,
     /// programs, state_dir); with --connect also test each remote.

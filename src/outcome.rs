@@ -13,6 +13,8 @@ pub enum Outcome {
     /// Committed, but some files were skipped or changed while read (exit 3).
     Warnings,
     Failed,
+    /// Committed on some of the job's destinations, not on all (exit 1: a copy is missing).
+    Partial,
 }
 
 impl Outcome {
@@ -20,7 +22,7 @@ impl Outcome {
         match self {
             Outcome::Success => 0,
             Outcome::Warnings => 3,
-            Outcome::Failed => 1,
+            Outcome::Failed | Outcome::Partial => 1,
         }
     }
 
@@ -29,7 +31,13 @@ impl Outcome {
             Outcome::Success => "success",
             Outcome::Warnings => "warnings",
             Outcome::Failed => "failed",
+            Outcome::Partial => "partial",
         }
+    }
+
+    /// A snapshot was committed on every destination (exit 0 or 3).
+    pub fn committed(self) -> bool {
+        matches!(self, Outcome::Success | Outcome::Warnings)
     }
 }
 
@@ -51,15 +59,90 @@ pub struct RunReport {
     pub verified_by: Option<String>,
     /// Snapshots on the server after this run (after retention), when known.
     pub snapshots: Option<u64>,
+    /// What happened at each destination, in config order (one entry for a one-remote job).
+    #[serde(default)]
+    pub destinations: Vec<DestinationResult>,
+}
+
+/// One destination of a run: whether it committed the run's snapshot, or why not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationResult {
+    pub remote: String,
+    pub committed: bool,
+    pub error: Option<String>,
+    pub verified_by: Option<String>,
+    /// Snapshots there after this run's retention, when known.
+    pub snapshots: Option<u64>,
 }
 
 impl RunReport {
+    /// A run of `job` that began at `started` and has done nothing yet (reported as failed
+    /// until it commits).
+    pub fn started(job: &str, started: DateTime<Utc>) -> RunReport {
+        RunReport {
+            job: job.to_string(),
+            outcome: Outcome::Failed,
+            snapshot: None,
+            started_at: started,
+            finished_at: started,
+            files: 0,
+            bytes_read: 0,
+            bytes_stored: 0,
+            warnings: Vec::new(),
+            skipped_sources: Vec::new(),
+            error: None,
+            verified_by: None,
+            snapshots: None,
+            destinations: Vec::new(),
+        }
+    }
+
+    /// The destinations that did not commit this run's snapshot, with why: `remote: error`.
+    pub fn missing_copies(&self) -> Vec<String> {
+        self.destinations
+            .iter()
+            .filter(|d| !d.committed)
+            .map(|d| {
+                format!(
+                    "{}: {}",
+                    d.remote,
+                    d.error.as_deref().unwrap_or("not committed")
+                )
+            })
+            .collect()
+    }
+
     pub fn duration_secs(&self) -> f64 {
         (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0
     }
 
     /// The one summary line at the end of a run.
     pub fn summary(&self) -> String {
+        let mut line = self.summary_of_outcome();
+        if self.destinations.len() > 1 {
+            let (ok, failed): (Vec<_>, Vec<_>) =
+                self.destinations.iter().partition(|d| d.committed);
+            let names = |v: &[&DestinationResult]| {
+                v.iter()
+                    .map(|d| d.remote.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !ok.is_empty() {
+                line.push_str(&format!("; committed on {}", names(&ok)));
+            }
+            for d in failed {
+                line.push_str(&format!(
+                    "; FAILED on {}: {}",
+                    d.remote,
+                    d.error.as_deref().unwrap_or("unknown error")
+                ));
+            }
+        }
+        line
+    }
+
+    fn summary_of_outcome(&self) -> String {
         match self.outcome {
             Outcome::Failed => format!(
                 "{}: FAILED after {:.1}s: {}",

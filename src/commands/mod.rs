@@ -3,6 +3,7 @@
 
 mod check;
 mod daemon;
+mod destination;
 mod host_key;
 mod keygen;
 mod list;
@@ -141,18 +142,22 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             connect,
             config_only,
         } => rt.block_on(check::check(&load()?, connect, config_only)),
-        Command::List { job, json } => rt.block_on(list::list(&load()?, &job, json)),
+        Command::List { job, remote, json } => rt.block_on(async {
+            let cfg = destination::narrow(load()?, &job, remote.as_deref()).await?;
+            list::list(&cfg, &job, json).await
+        }),
         Command::HostKey { remote } => rt.block_on(host_key::host_key(&load()?, &remote)),
         Command::Daemon => rt.block_on(daemon::daemon(&path, load()?)),
         Command::Status { json } => status::status(&load()?, json),
         Command::Verify {
             job,
+            remote,
             snapshot,
             all,
             read,
             key,
         } => {
-            let cfg = load()?;
+            let cfg = rt.block_on(destination::narrow(load()?, &job, remote.as_deref()))?;
             let opts = verify::VerifyOptions {
                 snapshot,
                 all,
@@ -163,6 +168,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Restore {
             job,
+            remote,
             snapshot,
             target,
             paths,
@@ -171,7 +177,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             devices,
             key,
         } => {
-            let cfg = load()?;
+            let cfg = rt.block_on(destination::narrow(load()?, &job, remote.as_deref()))?;
             let opts = crate::restore::RestoreOptions {
                 snapshot,
                 target,
@@ -186,11 +192,12 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Cat {
             job,
+            remote,
             snapshot,
             name,
             key,
         } => {
-            let cfg = load()?;
+            let cfg = rt.block_on(destination::narrow(load()?, &job, remote.as_deref()))?;
             let opts = crate::restore::CatOptions {
                 snapshot,
                 name,
@@ -209,9 +216,18 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             }),
             None => keygen::keygen(output.as_deref()),
         },
-        Command::Prune { jobs, all, dry_run } => {
-            rt.block_on(prune::prune(&load()?, &jobs, all, dry_run))
-        }
+        Command::Prune {
+            jobs,
+            all,
+            dry_run,
+            remote,
+        } => rt.block_on(prune::prune(
+            &load()?,
+            &jobs,
+            all,
+            dry_run,
+            remote.as_deref(),
+        )),
     }
 }
 

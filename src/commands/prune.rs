@@ -20,18 +20,47 @@ pub async fn prune(
     names: &[String],
     all: bool,
     dry_run: bool,
+    remote: Option<&str>,
 ) -> Result<i32, CliError> {
-    let jobs = select_jobs(cfg, names, all)?;
+    let mut views = Vec::new();
+    for j in select_jobs(cfg, names, all)? {
+        let label = |r: &str| {
+            if j.destinations.len() > 1 {
+                format!("{} at {r}", j.name)
+            } else {
+                j.name.clone()
+            }
+        };
+        match remote {
+            None => views.extend(
+                j.destinations
+                    .iter()
+                    .map(|d| (label(&d.remote.name), j.at(d))),
+            ),
+            Some(r) => match j.at_remote(r) {
+                Some(v) => views.push((label(r), v)),
+                // `--all --remote nas`: the jobs that write there.
+                None if all => {}
+                None => {
+                    return Err(CliError::Usage(format!(
+                        "job {} has no destination {r:?}; its destinations: {}",
+                        j.name,
+                        j.destination_names().join(", ")
+                    )));
+                }
+            },
+        }
+    }
     let mut failures = Vec::new();
     let mut hint = None;
     let mut warned = false;
-    for j in jobs {
-        match one(cfg, j, dry_run).await {
+    for (label, j) in &views {
+        match one(cfg, j, label, dry_run).await {
             Ok(w) => warned |= w,
             // stdout is gone: nobody is left to read the rest.
             Err(e @ CliError::Silent(_)) => return Err(e),
             Err(e) => {
-                failures.push(format!("job {}: {e}", j.name));
+                failures.push(format!("job {label}: {e}"));
                 if let Some(h) = e.hint() {
                     hint.get_or_insert_with(|| h.to_string());
                 }
@@ -54,7 +83,7 @@ pub async fn prune(
 }
 
 /// Prunes one job; `Ok(true)` when something on the server was found and left alone.
-async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<bool, CliError> {
+async fn one(cfg: &Config, j: &JobConfig, label: &str, dry_run: bool) -> Result<bool, CliError> {
     let policy: Policy = j.retention.clone();
     let _lock = match lock::acquire(&cfg.agent.state_dir, &j.name, false) {
         Ok(l) => l,
@@ -92,15 +121,15 @@ async fn one(cfg: &Config, j: &JobConfig, dry_run: bool) -> Result<bool, CliErro
     if !dry_run {
         crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
     }
-    print_table(j, &p, &policy, tz, dry_run)?;
+    print_table(label, &p, &policy, tz, dry_run)?;
     for w in &p.warnings {
-        super::out::eprint_line(&format!("warning: job {}: {w}", j.name));
+        super::out::eprint_line(&format!("warning: job {label}: {w}"));
     }
     Ok(!p.warnings.is_empty())
 }
 
 fn print_table(
-    j: &JobConfig,
+    label: &str,
     p: &Pruned,
     policy: &Policy,
     tz: chrono_tz::Tz,
@@ -109,7 +138,7 @@ fn print_table(
     let remove = p.decisions.iter().filter(|d| !d.keep).count();
     outln!(
         "job {}: {} snapshot(s), keep {}, {} {}{}",
-        j.name,
+        label,
         p.decisions.len(),
         p.remaining,
         if dry_run { "would remove" } else { "removed" },

@@ -26,7 +26,7 @@ pub async fn run(
             record(cfg, &report, &err);
         }
         // The summary line itself is logged by `run_observed`.
-        if report.outcome == Outcome::Failed {
+        if matches!(report.outcome, Outcome::Failed | Outcome::Partial) {
             failures.push(format!(
                 "job {}: {}",
                 j.name,

@@ -37,23 +37,9 @@ pub(super) fn resolve_job(
         ))
         .with_hint("use letters, digits, '.', '_', '-' and do not start with '.'"));
     }
-    let remote = match remotes.get(jv.remote.get_ref()) {
-        Some((r, _)) => r.clone(),
-        None => {
-            let known: Vec<&str> = remotes.keys().map(String::as_str).collect();
-            let hint = if known.is_empty() {
-                "no [remotes.NAME] table is defined".to_string()
-            } else {
-                format!("defined remotes: {}", known.join(", "))
-            };
-            return Err(err(
-                p,
-                &jv.remote,
-                key("remote"),
-                format!("unknown remote {:?}", jv.remote.get_ref()),
-            )
-            .with_hint(hint));
-        }
+    let destinations = super::destinations::resolve(p, name, j, remotes)?;
+    let Some(first) = destinations.first().cloned() else {
+        return Err(whole("the job has no destination".into()));
     };
     let mut sources = Vec::new();
     for (list, optional) in [(&jv.sources, false), (&jv.optional_sources, true)] {
@@ -190,7 +176,8 @@ pub(super) fn resolve_job(
     Ok(JobConfig {
         name: name.to_string(),
         defined_in: p.path.clone(),
-        remote,
+        remote: first.remote,
+        destinations,
         schedule,
         verify_schedule,
         verify_all: jv.verify_all,
@@ -210,7 +197,7 @@ pub(super) fn resolve_job(
         hooks_at,
         notify,
         compression: jv.compression,
-        retention: jv.retention.clone(),
+        retention: first.retention,
         encryption: super::encryption::resolve(
             p,
             &key("encryption"),

@@ -1,6 +1,7 @@
 //! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
 //! resolved [`Config`] that the rest of the program trusts without checking again.
 
+mod destinations;
 mod encryption;
 mod error;
 mod job;
@@ -10,6 +11,8 @@ mod remote;
 mod resolved;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_destinations;
 mod validate;
 
 pub use crate::duration::HumanDuration;
@@ -17,6 +20,6 @@ pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
 pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
 pub use resolved::{
-    AgentConfig, CommandConfig, Config, EncryptionConfig, Exclude, HostKeyCheck, JobConfig, Place,
-    RemoteConfig, SftpConfig, Source, Transport,
+    AgentConfig, CommandConfig, Config, Destination, EncryptionConfig, Exclude, HostKeyCheck,
+    JobConfig, Place, RemoteConfig, SftpConfig, Source, Transport,
 };

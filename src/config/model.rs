@@ -10,7 +10,6 @@ use toml::Spanned;
 
 pub use super::encryption::Encryption;
 use crate::duration::HumanDuration;
-use crate::retention::Policy;
 use crate::size::{ByteSize, Percent};
 
 /// One parsed file: the main config or a drop-in from `jobs.d/`.
@@ -146,7 +145,10 @@ impl VerifyMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
-    pub remote: Spanned<String>,
+    /// The one destination; exclusive with `remotes`.
+    pub remote: Option<Spanned<String>>,
+    /// Several destinations: one read of the sources, one snapshot on each.
+    pub remotes: Option<Spanned<Vec<Spanned<String>>>>,
     pub schedule: Option<Spanned<String>>,
     /// When the daemon verifies stored snapshots (cron, like `schedule`).
     pub verify_schedule: Option<Spanned<String>>,
@@ -188,8 +190,9 @@ pub struct Job {
     pub notify: Option<Notify>,
     #[serde(default)]
     pub compression: Compression,
-    #[serde(default)]
-    pub retention: Policy,
+    /// A `Policy`'s keys, plus one sub-table per destination that overrides it
+    /// (`[jobs.X.retention.nas]`); split in `config::destinations`.
+    pub retention: Option<BTreeMap<String, Spanned<toml::Value>>>,
     pub encryption: Option<Spanned<Encryption>>,
 }
 

@@ -193,7 +193,12 @@ pub struct JobConfig {
     pub name: String,
     /// The file that defines this job, for messages.
     pub defined_in: PathBuf,
+    /// The destination this view of the job is about: the first of `destinations`, or the one
+    /// chosen with [`JobConfig::at`].
     pub remote: Arc<RemoteConfig>,
+    /// Every destination a run writes to, in config order (at least one; the first is
+    /// `remote`, with `retention`).
+    pub destinations: Vec<Destination>,
     /// Parsed at load time in `agent.timezone`; `None` = on demand only.
     pub schedule: Option<Schedule>,
     /// When the daemon runs `backup verify` of this job; same rules as `schedule`.
@@ -220,6 +225,43 @@ pub struct JobConfig {
     /// The job's own `[notify]`, else `[agent.notify]`.
     pub notify: Option<Notify>,
     pub compression: Compression,
+    /// The policy of `remote`.
     pub retention: Policy,
     pub encryption: EncryptionConfig,
+}
+
+/// One place a job's snapshots go, with the retention that applies there.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub remote: Arc<RemoteConfig>,
+    pub retention: Policy,
+}
+
+impl JobConfig {
+    /// The job as seen at one destination: `remote` and `retention` are that destination's, and
+    /// it is the only one in `destinations`.
+    pub fn at(&self, d: &Destination) -> JobConfig {
+        JobConfig {
+            remote: d.remote.clone(),
+            retention: d.retention.clone(),
+            destinations: vec![d.clone()],
+            ..self.clone()
+        }
+    }
+
+    /// The job at the destination named `remote`, if it is one of its destinations.
+    pub fn at_remote(&self, remote: &str) -> Option<JobConfig> {
+        self.destinations
+            .iter()
+            .find(|d| d.remote.name == remote)
+            .map(|d| self.at(d))
+    }
+
+    /// The destinations' names, for messages.
+    pub fn destination_names(&self) -> Vec<&str> {
+        self.destinations
+            .iter()
+            .map(|d| d.remote.name.as_str())
+            .collect()
+    }
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use crate::config::{Config, VerifyMode};
 use crate::job::lock::{self, JobLock, LockError};
 use crate::job::{self, JobError, RunOptions, verify};
-use crate::outcome::{Outcome, RunReport, VerifyReport};
+use crate::outcome::{RunReport, VerifyReport};
 use crate::repository::{Found, Which};
 
 /// How often a verification waiting for a job held by `backup run`/`prune` looks again.
@@ -104,21 +104,7 @@ async fn job_lock(state_dir: &Path, name: &str) -> Result<JobLock, String> {
 
 /// A report for a run that did not get to do anything (or was cut short).
 pub fn failed(name: &str, err: JobError) -> (RunReport, Option<JobError>) {
-    let now = Utc::now();
-    let report = RunReport {
-        job: name.to_string(),
-        outcome: Outcome::Failed,
-        snapshot: None,
-        started_at: now,
-        finished_at: now,
-        files: 0,
-        bytes_read: 0,
-        bytes_stored: 0,
-        warnings: Vec::new(),
-        skipped_sources: Vec::new(),
-        error: Some(err.to_string()),
-        verified_by: None,
-        snapshots: None,
-    };
+    let mut report = RunReport::started(name, Utc::now());
+    report.error = Some(err.to_string());
     (report, Some(err))
 }

@@ -33,6 +33,9 @@ pub enum JobError {
     Timeout(Duration),
     #[error("{0}")]
     Local(String),
+    /// Some or all of a job's destinations have no new snapshot; each named with its error.
+    #[error("{message}")]
+    Destinations { message: String, transient: bool },
     /// `verify = "remote-hash"` on an account that cannot hash: found before the upload.
     #[error("{message}")]
     CannotHash { message: String, hint: String },
@@ -46,6 +49,7 @@ impl JobError {
             JobError::Remote(e) => e.is_transient(),
             JobError::Repository(e) => e.is_transient(),
             JobError::Timeout(_) => true,
+            JobError::Destinations { transient, .. } => *transient,
             _ => false,
         }
     }

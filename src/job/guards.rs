@@ -11,7 +11,7 @@ use crate::config::CommandConfig;
 use crate::layout::SnapshotId;
 
 /// A guard that tripped: both sizes in the message, what to do in the hint.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 #[error("{message}")]
 pub struct Trip {
     pub message: String,

@@ -3,8 +3,11 @@
 //! verify what landed, commit it, then apply retention; and a verification of what is stored
 //! (`verify`).
 
+mod destination;
 mod dry_run;
 mod error;
+mod fanout;
+mod finish;
 mod guards;
 mod hooks;
 pub mod lock;

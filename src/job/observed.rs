@@ -61,6 +61,6 @@ fn log_summary(s: &RunSummary, outcome: Outcome) {
         Outcome::Success => summary_event!(tracing::Level::INFO),
         // Each warning was logged where it happened, by the snapshot producer.
         Outcome::Warnings => summary_event!(tracing::Level::WARN),
-        Outcome::Failed => summary_event!(tracing::Level::ERROR),
+        Outcome::Failed | Outcome::Partial => summary_event!(tracing::Level::ERROR),
     }
 }

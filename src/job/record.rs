@@ -20,14 +20,12 @@ use crate::layout::{self, SnapshotId};
 use crate::remote::{Remote, write_small};
 use crate::repository::Pending;
 
-/// Encrypts the details and writes them into the pending snapshot; its entry joins the
-/// files, to be verified and listed in `SHA256SUMS` like any other.
-pub(super) async fn seal_details(
+/// The details, encrypted once for every destination (age output is random, and the copies
+/// must be the same bytes): the file's entry, and its bytes.
+pub(super) fn seal_details(
     job: &JobConfig,
-    remote: &dyn Remote,
-    pending: &Pending,
     streamed: &Streamed,
-) -> Result<FileEntry, JobError> {
+) -> Result<(FileEntry, Vec<u8>), JobError> {
     let mut stats = streamed.stats.clone();
     stats.bytes_stored = streamed.files.iter().map(|f| f.size).sum();
     let details = Details {
@@ -52,13 +50,24 @@ pub(super) async fn seal_details(
         w.finish()
     })()
     .map_err(|e| JobError::Local(format!("encrypting {}: {e}", layout::DETAILS_FILE)))?;
-    write_small(remote, &pending.file(layout::DETAILS_FILE), &sealed).await?;
-    Ok(FileEntry {
+    let entry = FileEntry {
         name: layout::DETAILS_FILE.to_string(),
         size: sealed.len() as u64,
         sha256: hex::encode(Sha256::digest(&sealed)),
         raw_size: json.len() as u64,
-    })
+    };
+    Ok((entry, sealed))
+}
+
+/// Writes the sealed details into one destination's pending snapshot; the entry joins the
+/// files there, to be verified and listed in `SHA256SUMS` like any other.
+pub(super) async fn write_details(
+    remote: &dyn Remote,
+    pending: &Pending,
+    sealed: &[u8],
+) -> Result<(), JobError> {
+    write_small(remote, &pending.file(layout::DETAILS_FILE), sealed).await?;
+    Ok(())
 }
 
 /// The manifest of a verified snapshot. For an encrypted job, the fields that

@@ -3,23 +3,21 @@
 //! effort, and whatever it cannot remove is removed by the next run.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 
 use super::JobError;
+use super::destination::{self, Target};
 use super::guards;
 use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
-use super::streams;
-use crate::config::{Config, JobConfig, VerifyMode};
+use super::streams::{self, Sink};
+use crate::config::{Config, JobConfig};
 use crate::layout::manifest::CommandEntry;
 use crate::outcome::{Outcome, RunReport};
-use crate::remote::{self, Counted, Progressed, Remote};
-use crate::repository::{
-    HashSupport, Owner, Pending, Repository, Snapshot, probe_hash, verify::check_files,
-};
+use crate::remote::Counted;
+use crate::repository::{Owner, Snapshot};
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -40,23 +38,8 @@ pub async fn run(
     job: &JobConfig,
     opts: &RunOptions,
 ) -> (RunReport, Option<JobError>) {
-    let started = Utc::now();
-    let mut report = RunReport {
-        job: job.name.clone(),
-        outcome: Outcome::Failed,
-        snapshot: None,
-        started_at: started,
-        finished_at: started,
-        files: 0,
-        bytes_read: 0,
-        bytes_stored: 0,
-        warnings: Vec::new(),
-        skipped_sources: Vec::new(),
-        error: None,
-        verified_by: None,
-        snapshots: None,
-    };
-    tracing::info!(job = %job.name, remote = %job.remote.name, dry_run = opts.dry_run, "run started");
+    let mut report = RunReport::started(&job.name, Utc::now());
+    tracing::info!(job = %job.name, remote = %job.destination_names().join(","), dry_run = opts.dry_run, "run started");
     let result = match lock::acquire(&config.agent.state_dir, &job.name, opts.wait_for_lock) {
         Err(LockError::Held(who)) => Err(JobError::Locked(who)),
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
@@ -78,7 +61,19 @@ pub async fn run(
         }
     };
     report.finished_at = Utc::now();
+    let missing = report.missing_copies();
     let err = match result {
+        // A copy is missing: the operator must hear it (exit 1). Not retried: the other
+        // destinations hold the snapshot, and a retry would read and dump everything again.
+        Ok(()) if !missing.is_empty() => {
+            report.outcome = Outcome::Partial;
+            let message = format!("no new snapshot on {}", missing.join("; "));
+            report.error = Some(message.clone());
+            Some(JobError::Destinations {
+                message,
+                transient: false,
+            })
+        }
         Ok(()) => {
             report.outcome = if report.warnings.is_empty() {
                 Outcome::Success
@@ -110,86 +105,160 @@ async fn attempt(
         return super::dry_run::dry_run(job, &dir, report);
     }
     let counted = Arc::new(Counted::default());
-    let remote: Arc<dyn Remote> = Arc::new(Progressed::new(
-        remote::open(&job.remote).await?,
-        counted.clone(),
-    ));
-    let repo = Repository::new(remote.clone(), &job.remote.path, &job.name);
     let me = Owner::this_machine(&config.agent.host_name);
-    let result = match repo.lock_for_write(&me, opts.take_over).await {
-        Err(e) => Err(e.into()),
-        Ok(held) => {
-            let result = match require_remote_hash(job, &repo).await {
-                Ok(()) => write_snapshot(config, job, &repo, &me, counted, opts, report).await,
-                Err(e) => Err(e),
-            };
-            // A lost connection cannot release the lock; it expires (see repository/lock.rs).
-            let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
-            result
+    let opening = job
+        .destinations
+        .iter()
+        .map(|d| destination::open(job.at(d), &me, counted.clone(), opts.take_over));
+    let mut targets = futures::future::join_all(opening).await;
+    if targets.iter().any(Target::is_in) {
+        destination::begin(&mut targets).await;
+    }
+    if targets.iter().any(Target::is_in) {
+        let written = write_snapshot(config, job, &mut targets, &me, counted, opts, report).await;
+        match (written, &mut targets[..]) {
+            (Ok(()), _) => {}
+            (Err(e), [one]) => one.fail(e),
+            (Err(e), all) => all.iter_mut().for_each(|t| t.fail(shared(&e))),
+        }
+    }
+    report.destinations = targets.iter().map(|t| t.result.clone()).collect();
+    let committed: Vec<&Target> = targets.iter().filter(|t| t.result.committed).collect();
+    let outcome = match committed.first() {
+        None => Err(every_failure(&mut targets)),
+        Some(first) => {
+            report.verified_by = first.result.verified_by.clone();
+            report.snapshots = first.result.snapshots;
+            Ok(())
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(5), remote.close()).await;
-    result
+    let many = targets.len() > 1;
+    for t in &targets {
+        let on = |w: &String| {
+            if many {
+                format!("{}: {w}", t.name())
+            } else {
+                w.clone()
+            }
+        };
+        report.warnings.extend(t.warnings.iter().map(on));
+    }
+    futures::future::join_all(targets.into_iter().map(destination::close)).await;
+    outcome
+}
+
+/// The run's error when no destination committed: the one destination's own error, or all of
+/// them by name.
+fn every_failure(targets: &mut [Target]) -> JobError {
+    if let [one] = targets
+        && let Some(e) = one.failed.take()
+    {
+        return e;
+    }
+    let all: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            format!(
+                "{}: {}",
+                t.name(),
+                t.result.error.as_deref().unwrap_or("not committed")
+            )
+        })
+        .collect();
+    let transient = targets
+        .iter()
+        .all(|t| t.failed.as_ref().is_some_and(JobError::is_transient));
+    JobError::Destinations {
+        message: format!("no destination committed the snapshot ({})", all.join("; ")),
+        transient,
+    }
+}
+
+/// A failure of the run itself (a source, a command, the guards), as every destination's.
+fn shared(e: &JobError) -> JobError {
+    match e {
+        JobError::Guard(t) => JobError::Guard(t.clone()),
+        e => JobError::Local(e.to_string()),
+    }
 }
 
 async fn write_snapshot(
     config: &Config,
     job: &JobConfig,
-    repo: &Repository,
+    targets: &mut [Target],
     me: &Owner,
     counted: Arc<Counted>,
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
-    let pending = repo.begin().await?;
-    let result = upload_and_commit(job, repo, &pending, me, counted, opts, report).await;
-    if let Err(e) = &result
-        && e.is_transient()
-        && super::lost_reply::found_committed(job, repo, pending.id, e, report).await
+    let previous = previous_outputs(job, targets).await?;
+    let progress = Arc::new(Progress::default());
+    let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
+    let failures = streams::Failures::new(targets.len());
+    let streamed = {
+        let live: Vec<(usize, Sink<'_>)> = targets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                let (repo, pending) = t.writing()?;
+                Some((
+                    i,
+                    Sink {
+                        remote: repo.remote().as_ref(),
+                        pending,
+                    },
+                ))
+            })
+            .collect();
+        let sinks: Vec<Sink<'_>> = live.iter().map(|(_, s)| *s).collect();
+        let which: Vec<usize> = live.iter().map(|(i, _)| *i).collect();
+        let streamed = streams::stream_all(job, &sinks, &failures, &progress).await;
+        (streamed, which)
+    };
+    display.finish();
+    let (streamed, which) = streamed;
+    for (k, e) in failures.take().into_iter().enumerate() {
+        if let (Some(e), Some(&i)) = (e, which.get(k)) {
+            targets[i].fail(e);
+        }
+    }
+    let mut streamed = match streamed {
+        Err(e) if streams::is_none_left(&e) => return Ok(()),
+        other => other?,
+    };
+    check_guards(job, &streamed.commands, &previous)?;
+    let sealed = if job.encryption.is_on() {
+        let (entry, bytes) = super::record::seal_details(job, &streamed)?;
+        streamed.files.push(entry);
+        Some(bytes)
+    } else {
+        None
+    };
+    let mut stats = streamed.stats.clone();
+    stats.bytes_stored = streamed.files.iter().map(|f| f.size).sum();
+    report.files = stats.files;
+    report.bytes_read = stats.bytes_read;
+    report.bytes_stored = stats.bytes_stored;
+    report.warnings.extend(streamed.warnings.iter().cloned());
+    report.skipped_sources = streamed.skipped_sources.clone();
+    let finishing = targets.iter_mut().filter(|t| t.is_in()).map(|t| {
+        let one = super::finish::Finish {
+            config,
+            me,
+            started: report.started_at,
+            streamed: &streamed,
+            stats: &stats,
+            sealed: sealed.as_deref(),
+        };
+        async move { one.commit(t).await }
+    });
+    futures::future::join_all(finishing).await;
+    if let Some(t) = targets.iter().find(|t| t.result.committed)
+        && let Some(p) = &t.pending
     {
-        return Ok(());
+        report.snapshot = Some(p.id.to_string());
     }
-    match &result {
-        Ok(()) => {
-            report.snapshot = Some(pending.id.to_string());
-            super::prune::after_run(repo, job, config.agent.timezone, pending.id, report).await;
-        }
-        Err(JobError::Verify(_)) => tracing::error!(
-            "left {} on the server for inspection; the next run removes it",
-            pending.path
-        ),
-        // The connection is gone or stalled: cleaning up would only wait for timeouts.
-        Err(e) if e.is_transient() => {
-            tracing::warn!(
-                "{} stays on the server; the next run removes it",
-                pending.path
-            )
-        }
-        Err(_) => repo.abandon(&pending).await,
-    }
-    result
-}
-
-/// `verify = "remote-hash"` on an account that cannot hash would fail only after the whole
-/// upload: ask the server first.
-async fn require_remote_hash(job: &JobConfig, repo: &Repository) -> Result<(), JobError> {
-    if job.verify != VerifyMode::RemoteHash {
-        return Ok(());
-    }
-    match probe_hash(repo.remote().as_ref(), repo.dir().path()).await? {
-        HashSupport::Works => Ok(()),
-        HashSupport::Unsupported(why) => Err(JobError::CannotHash {
-            message: format!(
-                "verify = \"remote-hash\", but {} cannot hash files on the server ({why}); nothing was uploaded",
-                job.remote.display_addr()
-            ),
-            hint: format!(
-                "set verify = \"auto\" (it reads the files back instead) or \"readback\" for job {} in {}, or allow this account to run sha256sum on the server",
-                job.name,
-                job.defined_in.display()
-            ),
-        }),
-    }
+    Ok(())
 }
 
 /// Required sources that do not exist fail the run before anything is sent.
@@ -212,13 +281,17 @@ fn check_sources(job: &JobConfig) -> Result<(), JobError> {
 }
 
 /// The newest intact snapshot, read only when a command compares its size against it.
+/// From the first destination still in the run: the shrink guard compares with what is there.
 async fn previous_outputs(
     job: &JobConfig,
-    repo: &Repository,
+    targets: &[Target],
 ) -> Result<Option<Snapshot>, JobError> {
     if job.commands.iter().all(|c| c.max_shrink.is_none()) {
         return Ok(None);
     }
+    let Some((repo, _)) = targets.iter().find_map(Target::writing) else {
+        return Ok(None);
+    };
     Ok(repo.committed().await?.pop())
 }
 
@@ -238,57 +311,5 @@ fn check_guards(
         });
         guards::check(cmd, out.bytes, prev, &job.defined_in)?;
     }
-    Ok(())
-}
-
-async fn upload_and_commit(
-    job: &JobConfig,
-    repo: &Repository,
-    pending: &Pending,
-    me: &Owner,
-    counted: Arc<Counted>,
-    opts: &RunOptions,
-    report: &mut RunReport,
-) -> Result<(), JobError> {
-    let previous = previous_outputs(job, repo).await?;
-    let remote = repo.remote().as_ref();
-    let progress = Arc::new(Progress::default());
-    let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
-    let streamed = streams::stream_all(job, remote, pending, &progress).await;
-    display.finish();
-    let mut streamed = streamed?;
-    check_guards(job, &streamed.commands, &previous)?;
-    if job.encryption.is_on() {
-        let details = super::record::seal_details(job, remote, pending, &streamed).await?;
-        streamed.files.push(details);
-    }
-    let mut stats = streamed.stats.clone();
-    stats.bytes_stored = streamed.files.iter().map(|f| f.size).sum();
-    let checked = check_files(remote, &pending.path, &streamed.files, job.verify).await?;
-    let problems: Vec<String> = checked.problems().cloned().collect();
-    if !problems.is_empty() {
-        return Err(JobError::Verify(problems.join("; ")));
-    }
-    let used = checked.method;
-    let warnings = streamed.warnings.clone();
-    let skipped_sources = streamed.skipped_sources.clone();
-    let manifest = super::record::manifest(
-        job,
-        pending.id,
-        &me.host,
-        report.started_at,
-        streamed,
-        stats.clone(),
-        used.as_str(),
-    );
-    // Filled in before the commit: a commit whose answer is lost may still turn out committed.
-    report.files = stats.files;
-    report.bytes_read = stats.bytes_read;
-    report.bytes_stored = stats.bytes_stored;
-    report.warnings = pending.warnings.iter().cloned().chain(warnings).collect();
-    report.verified_by = Some(used.as_str().to_string());
-    report.skipped_sources = skipped_sources;
-    repo.commit(pending, &manifest).await?;
-    tracing::info!(job = %job.name, snapshot = %pending.id, "committed {}", repo.dir().snapshot(pending.id));
     Ok(())
 }

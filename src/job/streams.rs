@@ -2,12 +2,19 @@
 //! per command, each with its own producer and its own upload, all running concurrently (a
 //! dump does not wait for the file walk, and two dumps may even depend on each other through a
 //! pipe). The first stream to fail stops the others: a dropped stream kills its command.
+//!
+//! Each stream is produced once and written to every destination of the run (fanout.rs). A
+//! destination whose upload fails leaves the run (its error is kept in [`Failures`]) and the
+//! others go on; only when none is left does the stream fail.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 
 use super::JobError;
+use super::fanout::{self, Dropped};
 use crate::config::{CommandConfig, JobConfig};
 use crate::layout::manifest::{CommandEntry, FileEntry, Stats};
 use crate::layout::{self};
@@ -16,7 +23,7 @@ use crate::repository::Pending;
 use crate::snapshot::{self, Progress, StreamDigest};
 
 /// What all streams produced, in config order: sources first, then commands.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Streamed {
     pub files: Vec<FileEntry>,
     pub commands: Vec<CommandEntry>,
@@ -31,6 +38,45 @@ enum Part {
     Command(FileEntry, CommandEntry),
 }
 
+/// Where a run's streams go: one remote and pending snapshot per destination, in order.
+#[derive(Clone, Copy)]
+pub struct Sink<'a> {
+    pub remote: &'a dyn Remote,
+    pub pending: &'a Pending,
+}
+
+/// The first error of each destination that left the run, by its index among the sinks.
+#[derive(Debug, Default)]
+pub struct Failures(Mutex<Vec<Option<JobError>>>);
+
+impl Failures {
+    pub fn new(destinations: usize) -> Failures {
+        Failures(Mutex::new((0..destinations).map(|_| None).collect()))
+    }
+
+    pub fn record(&self, which: usize, e: JobError) {
+        if let Ok(mut all) = self.0.lock()
+            && let Some(slot @ None) = all.get_mut(which)
+        {
+            *slot = Some(e);
+        }
+    }
+
+    pub fn take(self) -> Vec<Option<JobError>> {
+        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The streams of one run and the destinations still in it.
+struct Out<'a> {
+    sinks: &'a [Sink<'a>],
+    dropped: Arc<Dropped>,
+    failures: &'a Failures,
+}
+
+/// When every destination has left the run: the run fails with their errors (`Failures`).
+const NONE_LEFT: &str = "no destination is left in the run";
+
 type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<Part, JobError>> + Send + 'a>>;
 
 /// Fails before anything is uploaded when a command's `user` cannot be used.
@@ -41,18 +87,26 @@ pub fn check_commands(job: &JobConfig) -> Result<(), JobError> {
     Ok(())
 }
 
+/// Every stream to every sink. `Err` is a failure of the run itself (a source or a command),
+/// or [`is_none_left`] when every destination failed (their errors are in `failures`).
 pub async fn stream_all(
     job: &JobConfig,
-    remote: &dyn Remote,
-    pending: &Pending,
+    sinks: &[Sink<'_>],
+    failures: &Failures,
     progress: &Arc<Progress>,
 ) -> Result<Streamed, JobError> {
+    let out = Out {
+        sinks,
+        dropped: Dropped::new(sinks.len()),
+        failures,
+    };
+    let out = &out;
     let mut streams: Vec<PartFuture<'_>> = Vec::new();
     if !job.sources.is_empty() {
-        streams.push(Box::pin(sources(job, remote, pending, progress.clone())));
+        streams.push(Box::pin(sources(job, out, progress.clone())));
     }
     for c in &job.commands {
-        streams.push(Box::pin(command(job, c, remote, pending, progress.clone())));
+        streams.push(Box::pin(command(job, c, out, progress.clone())));
     }
     let parts = futures::future::try_join_all(streams).await?;
     let mut out = Streamed::default();
@@ -74,38 +128,91 @@ pub async fn stream_all(
     Ok(out)
 }
 
+pub fn is_none_left(e: &JobError) -> bool {
+    matches!(e, JobError::Local(m) if m == NONE_LEFT)
+}
+
+impl Out<'_> {
+    /// Writes the stream `rx` as `name` to every destination still in the run, and returns
+    /// how many bytes reached the destinations that took all of it.
+    async fn upload(&self, name: &str, rx: mpsc::Receiver<Vec<u8>>) -> Vec<Option<u64>> {
+        let rxs = fanout::split(rx, &self.dropped);
+        let ups = self
+            .sinks
+            .iter()
+            .zip(rxs)
+            .enumerate()
+            .map(|(i, (s, rx))| async move {
+                if self.dropped.is_out(i) {
+                    return None;
+                }
+                match s.remote.create(&s.pending.file(name), rx).await {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        self.dropped.drop_out(i);
+                        self.failures.record(i, e.into());
+                        None
+                    }
+                }
+            });
+        futures::future::join_all(ups).await
+    }
+
+    /// After a stream: each destination got all of it, or leaves the run.
+    fn settle(
+        &self,
+        name: &str,
+        sent: &[Option<u64>],
+        digest: &StreamDigest,
+    ) -> Result<FileEntry, JobError> {
+        for (i, n) in sent.iter().enumerate() {
+            if let Some(n) = n
+                && let Err(e) = entry(name.to_string(), *n, digest)
+            {
+                self.dropped.drop_out(i);
+                self.failures.record(i, e);
+            }
+        }
+        entry(name.to_string(), digest.size, digest)
+    }
+
+    fn none_left(&self) -> bool {
+        (0..self.sinks.len()).all(|i| self.dropped.is_out(i))
+    }
+}
+
 async fn sources(
     job: &JobConfig,
-    remote: &dyn Remote,
-    pending: &Pending,
+    out: &Out<'_>,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
     let name = layout::sources_file(job.encryption.is_on());
-    let uploaded = remote.create(&pending.file(&name), rx).await;
+    let sent = out.upload(&name, rx).await;
     let produced = tokio::task::spawn_blocking(move || producer.join())
         .await
         .map_err(|e| JobError::Local(format!("source reader: {e}")))?
         .map_err(|_| JobError::Local("the source reader panicked".into()))?;
-    let sent = uploaded?;
-    let out = produced.map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
-    let file = entry(name, sent, &out.digest)?;
-    Ok(Part::Sources(file, out.stats, out.warnings, out.skipped))
+    if out.none_left() {
+        return Err(JobError::Local(NONE_LEFT.into()));
+    }
+    let made = produced.map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
+    let file = out.settle(&name, &sent, &made.digest)?;
+    Ok(Part::Sources(file, made.stats, made.warnings, made.skipped))
 }
 
 async fn command(
     job: &JobConfig,
     cmd: &CommandConfig,
-    remote: &dyn Remote,
-    pending: &Pending,
+    out: &Out<'_>,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let snapshot::CommandStream { rx, handle, guard } =
         snapshot::spawn_command(cmd, &snapshot::Encoding::of(job), progress.clone())
             .map_err(|e| JobError::Command(e.to_string()))?;
     let name = layout::command_file(&cmd.name, job.encryption.is_on());
-    let uploaded = remote.create(&pending.file(&name), rx).await;
-    if uploaded.is_err() {
+    let sent = out.upload(&name, rx).await;
+    if out.none_left() {
         // A command that is not writing would never notice that the upload stopped.
         guard.0.abort();
     }
@@ -114,15 +221,17 @@ async fn command(
         .map_err(|e| JobError::Local(format!("command {}: {e}", cmd.name)))?
         .map_err(|_| JobError::Local(format!("the producer of {name} panicked")))?;
     drop(guard);
-    let sent = uploaded?;
-    let out = produced.map_err(|e| JobError::Command(e.to_string()))?;
-    let file = entry(name, sent, &out.digest)?;
+    if out.none_left() {
+        return Err(JobError::Local(NONE_LEFT.into()));
+    }
+    let made = produced.map_err(|e| JobError::Command(e.to_string()))?;
+    let file = out.settle(&name, &sent, &made.digest)?;
     let entry = CommandEntry {
         name: cmd.name.clone(),
         run: Some(cmd.run.clone()),
-        exit_status: out.exit_status,
-        duration_seconds: out.duration.as_millis() as f64 / 1000.0,
-        bytes: out.digest.raw_size,
+        exit_status: made.exit_status,
+        duration_seconds: made.duration.as_millis() as f64 / 1000.0,
+        bytes: made.digest.raw_size,
     };
     Ok(Part::Command(file, entry))
 }

@@ -15,12 +15,13 @@ use chrono::{DateTime, Utc};
 use super::files::adopt_owner;
 use super::state::{self, JobState, State};
 use crate::config::Config;
-use crate::outcome::Outcome;
 
 /// What one job contributes: its saved state and its next scheduled run.
 #[derive(Debug, Clone, Default)]
 pub struct JobInput {
     pub job: String,
+    /// The job's destinations (remote names), in config order.
+    pub remotes: Vec<String>,
     pub state: JobState,
     pub next_run: Option<DateTime<Utc>>,
     /// The job has a `verify_schedule`: its verify metrics are there before the first verify.
@@ -35,6 +36,11 @@ pub fn inputs(config: &Config, saved: &State, now: DateTime<Utc>) -> Vec<JobInpu
         .values()
         .map(|j| JobInput {
             job: j.name.clone(),
+            remotes: j
+                .destination_names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             state: saved.jobs.get(&j.name).cloned().unwrap_or_default(),
             next_run: j.schedule.as_ref().and_then(|s| s.next_after(now)),
             verify_scheduled: j.verify_schedule.is_some(),
@@ -53,7 +59,7 @@ const FAMILIES: &[(&str, &str, Value)] = &[
     ),
     (
         "backup_last_success_timestamp_seconds",
-        "Start of the last run that committed a snapshot (Unix time); 0 if none ever did.",
+        "Start of the last run that committed a snapshot on every destination (Unix time); 0 if none ever did.",
         |j| {
             Some(
                 j.state
@@ -90,16 +96,8 @@ const FAMILIES: &[(&str, &str, Value)] = &[
     ),
     (
         "backup_last_run_success",
-        "1 if the last run committed a snapshot (exit 0 or 3), 0 if it failed.",
-        |j| {
-            last(j).map(|r| {
-                if r.outcome == Outcome::Failed {
-                    0.0
-                } else {
-                    1.0
-                }
-            })
-        },
+        "1 if the last run committed a snapshot on every destination (exit 0 or 3), 0 if not.",
+        |j| last(j).map(|r| if r.outcome.committed() { 1.0 } else { 0.0 }),
     ),
     (
         "backup_consecutive_failures",
@@ -169,6 +167,7 @@ pub fn render(jobs: &[JobInput], version: &str) -> String {
             }
         }
     }
+    super::destinations::render(jobs, &mut out);
     out
 }
 

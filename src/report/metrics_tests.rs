@@ -4,6 +4,7 @@
 use chrono::{TimeZone, Utc};
 
 use super::*;
+use crate::outcome::Outcome;
 use crate::report::state::{LastRun, Trigger};
 
 fn run(outcome: Outcome, start: i64, secs: i64, warnings: usize) -> LastRun {
@@ -19,6 +20,7 @@ fn run(outcome: Outcome, start: i64, secs: i64, warnings: usize) -> LastRun {
         bytes_stored: 400,
         warnings,
         error: None,
+        destinations: Vec::new(),
     }
 }
 
@@ -37,6 +39,7 @@ fn jobs() -> Vec<JobInput> {
             },
             next_run: Some(Utc.timestamp_opt(1_767_312_000, 0).unwrap()),
             verify_scheduled: false,
+            remotes: Vec::new(),
         },
         JobInput {
             job: "www".into(),
@@ -47,6 +50,7 @@ fn jobs() -> Vec<JobInput> {
             },
             next_run: None,
             verify_scheduled: false,
+            remotes: Vec::new(),
         },
         JobInput {
             job: "broken".into(),
@@ -57,6 +61,7 @@ fn jobs() -> Vec<JobInput> {
             },
             next_run: None,
             verify_scheduled: false,
+            remotes: Vec::new(),
         },
         JobInput {
             job: "new".into(),
@@ -141,7 +146,10 @@ fn each_family_has_help_and_type_once_before_its_samples() {
             assert_eq!(name, current, "sample outside its family: {line}");
         }
     }
-    assert_eq!(seen.len(), FAMILIES.len() + 1);
+    assert_eq!(
+        seen.len(),
+        FAMILIES.len() + crate::report::destinations::FAMILY_COUNT + 1
+    );
 }
 
 #[test]

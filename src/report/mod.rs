@@ -5,6 +5,7 @@
 //! `crate::outcome` and never imports `job`.
 
 pub mod deliver;
+pub mod destinations;
 pub mod files;
 pub mod heartbeat;
 pub mod metrics;

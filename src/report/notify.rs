@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use super::deliver::{self, Request};
 use crate::config::Notify;
-use crate::outcome::{Outcome, RunReport, VerifyReport};
+use crate::outcome::{DestinationResult, Outcome, RunReport, VerifyReport};
 
 /// The outcome of a notification about a failed scheduled verification.
 pub const VERIFY_FAILED: &str = "verify_failed";
@@ -48,6 +48,9 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// The human summary line, as logged.
     pub summary: String,
+    /// Which destinations committed and which failed (why), in config order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationResult>,
 }
 
 impl RunSummary {
@@ -66,6 +69,7 @@ impl RunSummary {
             warnings: r.warnings.len(),
             error: r.error.clone(),
             summary: r.summary(),
+            destinations: r.destinations.clone(),
         }
     }
 
@@ -87,11 +91,14 @@ impl RunSummary {
             warnings: 0,
             error: Some(why),
             summary: r.summary(),
+            destinations: Vec::new(),
         }
     }
 
     fn failed(&self) -> bool {
-        self.outcome == Outcome::Failed.as_str() || self.outcome == VERIFY_FAILED
+        self.outcome == Outcome::Failed.as_str()
+            || self.outcome == Outcome::Partial.as_str()
+            || self.outcome == VERIFY_FAILED
     }
 }
 

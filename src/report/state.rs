@@ -15,8 +15,9 @@ use chrono::{DateTime, Utc};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use super::destinations::DestinationState;
 use super::files::{adopt_owner, sync_dir};
-use crate::outcome::{Outcome, RunReport, VerifyReport};
+use crate::outcome::{DestinationResult, Outcome, RunReport, VerifyReport};
 
 pub const STATE_FILE: &str = "state.json";
 
@@ -46,6 +47,9 @@ pub struct JobState {
     /// Start of the last verification that proved its snapshots intact.
     #[serde(default)]
     pub last_verify_ok: Option<DateTime<Utc>>,
+    /// Each destination's last run and last success, by remote name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, DestinationState>,
 }
 
 /// What started a run.
@@ -72,6 +76,9 @@ pub struct LastRun {
     pub bytes_stored: u64,
     pub warnings: usize,
     pub error: Option<String>,
+    /// Each destination's part in the run, in config order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationResult>,
 }
 
 impl LastRun {
@@ -97,6 +104,7 @@ impl LastRun {
             bytes_stored: report.bytes_stored,
             warnings: report.warnings.len(),
             error: report.error.clone(),
+            destinations: report.destinations.clone(),
         }
     }
 }
@@ -163,7 +171,9 @@ pub fn record_run(state_dir: &Path, report: &RunReport, trigger: Trigger) -> Res
     let run = LastRun::from_report(report, trigger);
     update(state_dir, |s| {
         let j = s.jobs.entry(report.job.clone()).or_default();
-        if run.outcome == Outcome::Failed {
+        super::destinations::record(&mut j.destinations, report);
+        // Success means a new snapshot on every destination: a missing copy counts as failed.
+        if !run.outcome.committed() {
             j.consecutive_failures += 1;
         } else {
             j.consecutive_failures = 0;
@@ -222,6 +232,7 @@ mod tests {
             error: (outcome == Outcome::Failed).then(|| "boom".into()),
             verified_by: None,
             snapshots: None,
+            destinations: Vec::new(),
         }
     }
 

@@ -31,11 +31,38 @@ impl Pending {
     }
 }
 
+/// What [`Repository::clear`] found: ids in use, and what it left alone.
+#[derive(Debug)]
+pub struct Cleared {
+    taken: Vec<SnapshotId>,
+    warnings: Vec<String>,
+}
+
+/// The id of the next second, once the clock has reached it: ids stay plain UTC times.
+pub async fn next_second(id: SnapshotId) -> SnapshotId {
+    let wait = (id.next().time() - Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    tokio::time::sleep(wait + Duration::from_millis(5)).await;
+    SnapshotId::from_time(Utc::now())
+}
+
 impl Repository {
     /// Removes `.partial` directories that crashed runs left behind and opens a new one with a
     /// fresh id. Two runs in the same second wait for the next second, so ids stay plain UTC
     /// times. The caller holds the history's lock.
     pub async fn begin(&self) -> Result<Pending, RepoError> {
+        let cleared = self.clear().await?;
+        let mut id = SnapshotId::from_time(Utc::now());
+        while !self.is_free(&cleared, id).await? {
+            id = next_second(id).await;
+        }
+        self.open_pending(cleared, id).await
+    }
+
+    /// The first half of [`begin`](Self::begin), for a run that picks one id free on several
+    /// histories: removes what crashed runs left and says which ids are taken here.
+    pub async fn clear(&self) -> Result<Cleared, RepoError> {
         mkdir_all(self.remote.as_ref(), self.dir.path()).await?;
         let (mut taken, mut removed) = (Vec::new(), Vec::new());
         let mut warnings = Vec::new();
@@ -66,17 +93,28 @@ impl Repository {
                 Entry::Other => {}
             }
         }
-        let mut id = SnapshotId::from_time(Utc::now());
-        while taken.contains(&id) || self.remote.stat(&self.dir.snapshot(id)).await?.is_some() {
-            let wait = (id.next().time() - Utc::now())
-                .to_std()
-                .unwrap_or(Duration::ZERO);
-            tokio::time::sleep(wait + Duration::from_millis(5)).await;
-            id = SnapshotId::from_time(Utc::now());
-        }
+        Ok(Cleared { taken, warnings })
+    }
+
+    /// Whether a snapshot `id` may be opened here.
+    pub async fn is_free(&self, cleared: &Cleared, id: SnapshotId) -> Result<bool, RepoError> {
+        Ok(!cleared.taken.contains(&id)
+            && self.remote.stat(&self.dir.snapshot(id)).await?.is_none())
+    }
+
+    /// The second half of [`begin`](Self::begin): the `.partial` directory of snapshot `id`.
+    pub async fn open_pending(
+        &self,
+        cleared: Cleared,
+        id: SnapshotId,
+    ) -> Result<Pending, RepoError> {
         let path = self.dir.partial(id);
         self.remote.mkdir(&path).await?;
-        Ok(Pending { id, path, warnings })
+        Ok(Pending {
+            id,
+            path,
+            warnings: cleared.warnings,
+        })
     }
 
     /// Commits a verified upload: checksums, the manifest last, then the rename.

@@ -30,7 +30,7 @@ use crate::layout::{JobDir, Manifest, SnapshotId};
 use crate::remote::Remote;
 
 pub use audit::{Audit, Found, Opener, Which};
-pub use commit::Pending;
+pub use commit::{Cleared, Pending, next_second};
 pub use error::RepoError;
 pub use gate::escape;
 pub use hash_probe::{HashSupport, probe_hash};

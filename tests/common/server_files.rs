@@ -142,6 +142,20 @@ impl SshServer {
         path
     }
 
+    /// A `[remotes.NAME]` table for this server with base path `path`, for a config that
+    /// names several servers (the test writes the rest of it).
+    pub fn remote_table(&self, name: &str, path: &Path) -> String {
+        let q = |p: PathBuf| toml_str(&p.to_string_lossy());
+        format!(
+            "[remotes.{name}]\nhost = \"127.0.0.1\"\nport = {}\nuser = {}\nidentity_file = {}\nknown_hosts = {}\npath = {}\n",
+            self.port,
+            toml_str(self.user()),
+            q(self.client_key()),
+            q(self.known_hosts()),
+            q(path.to_path_buf())
+        )
+    }
+
     pub(super) fn generate_host_keys(&self) -> Result<(), String> {
         for t in &self.host_keys {
             let path = self.host_key_path(*t);

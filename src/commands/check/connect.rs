@@ -44,7 +44,11 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
             )?,
         }
         let mut unusable = false;
-        for j in cfg.jobs.values().filter(|j| j.remote.name == r.name) {
+        for j in cfg
+            .jobs
+            .values()
+            .filter(|j| j.destination_names().contains(&r.name.as_str()))
+        {
             let hashes = support == HashSupport::Works;
             let line = match (j.verify, hashes) {
                 (VerifyMode::Auto, true) => "verify = \"auto\" uses remote-hash".to_string(),

@@ -26,16 +26,18 @@ pub async fn check(cfg: &Config, connect: bool, config_only: bool) -> Result<i32
             .chain(j.commands.iter().map(|c| format!("{}(cmd)", c.name)))
             .collect();
         outln!(
-            "job {}: {} -> {} {}/{} schedule={} verify={} [{}]",
+            "job {}: {} -> {} schedule={} verify={} [{}]",
             j.name,
             if what.is_empty() {
                 "-".to_string()
             } else {
                 what.join(", ")
             },
-            j.remote.name,
-            j.remote.path,
-            j.name,
+            j.destinations
+                .iter()
+                .map(|d| format!("{} {}/{}", d.remote.name, d.remote.path, j.name))
+                .collect::<Vec<_>>()
+                .join(", "),
             j.schedule.as_ref().map_or("on demand", Schedule::as_str),
             j.verify.as_str(),
             j.defined_in.display()

@@ -1,0 +1,300 @@
+//! Several destinations per job (`remotes = [...]`): one read of the sources and one run of
+//! each dump, the same snapshot (id and SHA256SUMS) committed on two real sshd servers and a
+//! local remote; a server killed mid-run leaves the others committed and the run's outcome,
+//! status, metrics and webhook naming the one that failed; `--remote` and the first answering
+//! destination for list, restore and cat.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{backup, backup_cmd, describe, http::Recorder, toml_str};
+
+struct Fleet {
+    a: common::Sshd,
+    b: common::Sshd,
+    _dir: tempfile::TempDir,
+    local: PathBuf,
+    src: PathBuf,
+    counter: PathBuf,
+    cfg: PathBuf,
+}
+
+/// Two sshd servers and a local directory, a tree and a counting dump, and a job writing to
+/// all three (`extra` goes into the job's table).
+fn fleet(extra: &str, notify: &str) -> Option<Fleet> {
+    let a = common::Sshd::start()?;
+    let b = common::Sshd::start()?;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("nas");
+    let src = dir.path().join("src");
+    fs::create_dir_all(src.join("etc")).unwrap();
+    fs::write(src.join("etc/app.conf"), "port = 80\n").unwrap();
+    fs::write(src.join("big.bin"), random(4 << 20)).unwrap();
+    let counter = dir.path().join("dumps");
+    let dump = dir.path().join("dump.sh");
+    fs::write(
+        &dump,
+        format!(
+            "#!/bin/sh\necho run >> {}\nhead -c 2000000 /dev/zero | tr '\\0' x\nsleep ${{DUMP_SLEEP:-0}}\n",
+            counter.display()
+        ),
+    )
+    .unwrap();
+    common::run_ok("chmod", &["755", &dump.to_string_lossy()]);
+    let cfg = dir.path().join("config.toml");
+    let q = |p: &Path| toml_str(&p.to_string_lossy());
+    fs::write(
+        &cfg,
+        format!(
+            "[agent]\nstate_dir = {}\nmetrics_file = {}\n{}{}[remotes.nas]\ntype = \"local\"\npath = {}\n\
+             [jobs.t]\nremotes = [\"offsite\", \"second\", \"nas\"]\nsources = [{}]\nverify = \"auto\"\n{extra}\n\
+             [[jobs.t.commands]]\nname = \"db\"\nrun = [{}]\n{notify}",
+            q(&dir.path().join("state")),
+            q(&dir.path().join("metrics.prom")),
+            a.remote_table("offsite", &a.remote_dir()),
+            b.remote_table("second", &b.remote_dir()),
+            q(&local),
+            q(&src),
+            q(&dump),
+        ),
+    )
+    .unwrap();
+    Some(Fleet {
+        a,
+        b,
+        _dir: dir,
+        local,
+        src,
+        counter,
+        cfg,
+    })
+}
+
+fn random(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+impl Fleet {
+    fn job_dirs(&self) -> [PathBuf; 3] {
+        [
+            self.a.remote_dir().join("t"),
+            self.b.remote_dir().join("t"),
+            self.local.join("t"),
+        ]
+    }
+
+    fn dumps(&self) -> usize {
+        fs::read_to_string(&self.counter).map_or(0, |s| s.lines().count())
+    }
+}
+
+fn snapshots(job_dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(job_dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.') && n.ends_with('Z'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn sha256sum_c(dir: &Path) {
+    let out = std::process::Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn one_run_commits_the_same_snapshot_everywhere_and_dumps_once() {
+    let Some(f) = fleet("", "") else { return };
+    let out = backup(&f.cfg, &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(f.dumps(), 1, "the dump ran once for three destinations");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("committed on offsite, second, nas"),
+        "{stderr}"
+    );
+    let ids: Vec<Vec<String>> = f.job_dirs().iter().map(|d| snapshots(d)).collect();
+    assert_eq!(ids[0].len(), 1, "{ids:?}");
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "one id everywhere: {ids:?}"
+    );
+    let sums: Vec<Vec<u8>> = f
+        .job_dirs()
+        .iter()
+        .map(|d| fs::read(d.join(&ids[0][0]).join("SHA256SUMS")).unwrap())
+        .collect();
+    assert!(
+        sums.iter().all(|s| *s == sums[0]),
+        "the same bytes everywhere"
+    );
+    for d in f.job_dirs() {
+        sha256sum_c(&d.join(&ids[0][0]));
+    }
+    // Each destination restores on its own, chosen by name.
+    for remote in ["offsite", "second", "nas"] {
+        let target = f._dir.path().join(format!("restore-{remote}"));
+        let out = backup(
+            &f.cfg,
+            &[
+                "restore",
+                "t",
+                "--remote",
+                remote,
+                "--target",
+                &target.to_string_lossy(),
+            ],
+        );
+        assert!(out.status.success(), "{remote}: {}", describe(&out));
+        let inner = target.join(f.src.strip_prefix("/").unwrap());
+        assert_eq!(fs::read(inner.join("big.bin")).unwrap(), random(4 << 20));
+    }
+    let out = backup(&f.cfg, &["list", "t", "--remote", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("offsite, second, nas"));
+}
+
+#[test]
+fn a_server_killed_mid_run_leaves_the_others_committed_and_is_named() {
+    let hook = Recorder::start();
+    let notify = format!(
+        "[jobs.t.notify]\nwebhook_url = {}\n",
+        toml_str(&hook.url("/hook"))
+    );
+    let Some(mut f) = fleet("", &notify) else {
+        return;
+    };
+    let mut child = backup_cmd(&f.cfg, &["run", "t"])
+        .env("DUMP_SLEEP", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The dump is still open (it sleeps): kill the second server while the run is uploading.
+    let partial = |d: &Path| {
+        fs::read_dir(d).ok().is_some_and(|r| {
+            r.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !partial(&f.b.remote_dir().join("t")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    f.b.kill_now();
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "a missing copy is exit 1:\n{err}");
+    assert!(started.elapsed() < Duration::from_secs(90));
+    assert!(err.contains("committed on offsite, nas"), "{err}");
+    assert!(err.contains("FAILED on second"), "{err}");
+    assert_eq!(f.dumps(), 1);
+    let [a, b, nas] = f.job_dirs();
+    assert_eq!(snapshots(&a).len(), 1);
+    assert_eq!(snapshots(&a), snapshots(&nas));
+    assert!(snapshots(&b).is_empty(), "{:?}", snapshots(&b));
+
+    let status = backup(&f.cfg, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let text = v.to_string();
+    assert!(text.contains("\"partial\""), "{text}");
+    assert!(text.contains("\"second\""), "{text}");
+    let metrics = fs::read_to_string(f._dir.path().join("metrics.prom")).unwrap();
+    assert!(
+        metrics.contains("backup_destination_last_run_success{job=\"t\",remote=\"second\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("backup_destination_last_run_success{job=\"t\",remote=\"offsite\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("backup_last_run_success{job=\"t\"} 0"),
+        "{metrics}"
+    );
+    let sent = hook.requests();
+    let body: serde_json::Value = serde_json::from_str(&sent[0].body).unwrap();
+    assert_eq!(body["outcome"], "partial", "{body}");
+    let failed: Vec<&serde_json::Value> = body["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["committed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{body}");
+    assert_eq!(failed[0]["remote"], "second");
+
+    // Reading works while the server is down: the first destination that answers.
+    let out = backup(&f.cfg, &["list", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    f.b.restart();
+    let out = backup(&f.cfg, &["run", "t"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(snapshots(&a).len(), 2);
+    assert_eq!(snapshots(&b).len(), 1, "the next run commits there too");
+    let hidden: Vec<String> = fs::read_dir(&b)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+#[test]
+fn each_destination_keeps_its_own_retention() {
+    let Some(f) = fleet(
+        "[jobs.t.retention]\nkeep_last = 1\n[jobs.t.retention.nas]\nkeep_last = 3\n",
+        "",
+    ) else {
+        return;
+    };
+    for _ in 0..3 {
+        let out = backup(&f.cfg, &["run", "t"]);
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    let [a, b, nas] = f.job_dirs();
+    assert_eq!(
+        (
+            snapshots(&a).len(),
+            snapshots(&b).len(),
+            snapshots(&nas).len()
+        ),
+        (1, 1, 3)
+    );
+    let out = backup(&f.cfg, &["prune", "t", "--dry-run"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("job t at nas: 3 snapshot(s), keep 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("job t at offsite: 1 snapshot(s), keep 1"),
+        "{text}"
+    );
+}
