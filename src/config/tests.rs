@@ -180,5 +180,8 @@ fn bad_write_order_names_the_line_and_the_choices() {
     let e = with_write_order(Some("in-order")).unwrap_err();
     let line = HEAD.lines().count() + 7;
     assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
-    assert!(e.message.contains("any") && e.message.contains("sequential"), "{e}");
+    assert!(
+        e.message.contains("any") && e.message.contains("sequential"),
+        "{e}"
+    );
 }
