@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::sample::{flip_byte, job_toml, make_tree};
-use common::snap::{assert_standard_tools_restore, command, job_entries, sha256sum_c, snapshots};
+use common::snap::{
+    assert_pruned_to_newest, assert_standard_tools_restore, command, job_entries,
+    restore_latest_matches, sha256sum_c, snapshots,
+};
 use common::{Proftpd, SshServer, backup, describe};
 use tempfile::TempDir;
 
@@ -148,11 +151,7 @@ fn verify_restore_and_cat_read_the_snapshot_back() {
     let verified = backup_ok(&server, &cfg, &["verify", "t", "--all"]);
     assert!(verified.contains("intact"), "{verified}");
 
-    let dest = tempfile::tempdir().unwrap();
-    let target = dest.path().join("restored");
-    let t = target.to_str().unwrap();
-    backup_ok(&server, &cfg, &["restore", "t", "latest", "--target", t]);
-    common::assert_trees_eq(&root, &target.join(root.strip_prefix("/").unwrap()));
+    let (_dest, target) = restore_latest_matches(&cfg, &root);
     assert_eq!(
         fs::read_to_string(target.join("app.sql")).unwrap(),
         dump_text()
@@ -181,14 +180,7 @@ fn prune_keeps_the_newest_snapshot() {
     assert!(plan.contains("would remove 1"), "{plan}");
     assert_eq!(snapshots(&job_dir), before, "dry run removes nothing");
     backup_ok(&server, &cfg, &["prune", "t"]);
-    assert_eq!(snapshots(&job_dir), before[1..], "the newest is kept");
-    let entries = job_entries(&job_dir);
-    assert_eq!(
-        entries.len(),
-        1,
-        "no .deleting, .partial or .lock left: {entries:?}"
-    );
-    sha256sum_c(&before[1]);
+    assert_pruned_to_newest(&job_dir, &before);
 }
 
 /// With its rename, fsync and statvfs extensions switched off (`SFTPExtensions`), the run

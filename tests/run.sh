@@ -23,6 +23,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # ProFTPD's mod_sftp, the second SFTP server of the interop tests (tests/common/proftpd.rs).
 { [ -x /usr/sbin/proftpd ] && [ -e /usr/lib/proftpd/mod_sftp.so ]; } ||
   need+=(proftpd-core proftpd-mod-crypto)
+# `rclone serve sftp`, a server that takes a file's writes only in order (tests/interop_rclone.rs).
+command -v rclone >/dev/null || need+=(rclone)
 
 # The tests start their own servers: no package's service may start during the install.
 # A policy-rc.d that refuses every start (exit 101) while apt-get runs, removed afterwards;

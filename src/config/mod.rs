@@ -18,7 +18,7 @@ mod validate;
 pub use crate::duration::HumanDuration;
 pub use error::ConfigError;
 pub use load::{DEFAULT_CONFIG_PATH, load};
-pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode};
+pub use model::{Compression, Hooks, Notify, RemoteType, VerifyMode, WriteOrder};
 pub use resolved::{
     AgentConfig, CommandConfig, Config, Destination, EncryptionConfig, Exclude, HostKeyCheck,
     JobConfig, Place, RemoteConfig, SftpConfig, Source, Transport,

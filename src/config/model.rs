@@ -95,6 +95,8 @@ pub struct Remote {
     pub channels: Option<u32>,
     /// SFTP write requests in flight per channel.
     pub requests_in_flight: Option<u32>,
+    /// Whether the server takes a file's writes at any offset; unset: detected at connect.
+    pub write_order: Option<WriteOrder>,
 }
 
 impl Remote {
@@ -114,11 +116,23 @@ impl Remote {
             ("connect_timeout", self.connect_timeout.is_some()),
             ("channels", self.channels.is_some()),
             ("requests_in_flight", self.requests_in_flight.is_some()),
+            ("write_order", self.write_order.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
         .collect()
     }
+}
+
+/// How one file's writes may reach an SFTP server: object-store gateways (rclone's VFS, AWS
+/// Transfer Family) stream a file to storage and take writes only in offset order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteOrder {
+    /// Spread over every channel, each write at its own offset, answered in any order.
+    Any,
+    /// One handle on one channel, sent strictly in offset order (still pipelined).
+    Sequential,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -177,5 +177,6 @@ fn resolve_sftp(
             .map_or(std::time::Duration::from_secs(30), |d| d.get()),
         channels: channels as usize,
         requests_in_flight: requests_in_flight as usize,
+        write_order: rv.write_order,
     })
 }

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use globset::GlobSet;
 
 pub use super::encryption::EncryptionConfig;
-use super::model::{Compression, Hooks, Notify, VerifyMode};
+use super::model::{Compression, Hooks, Notify, VerifyMode, WriteOrder};
 use crate::retention::Policy;
 use crate::schedule::Schedule;
 use crate::size::Percent;
@@ -118,6 +118,8 @@ pub struct SftpConfig {
     pub connect_timeout: Duration,
     pub channels: usize,
     pub requests_in_flight: usize,
+    /// `None`: detected from what the server announces when the connection opens.
+    pub write_order: Option<WriteOrder>,
 }
 
 impl SftpConfig {

@@ -154,3 +154,34 @@ fn fidelity_switches_default_to_keeping_everything() {
     let e = load_text("xattrs = \"no\"\n").unwrap_err();
     assert!(e.position.is_some(), "{e}");
 }
+
+/// A second SFTP remote `s` after HEAD, with `write_order = VALUE` unless `None`.
+fn with_write_order(value: Option<&str>) -> Result<Config, ConfigError> {
+    let line = value.map_or(String::new(), |v| format!("write_order = \"{v}\"\n"));
+    load_text(&format!(
+        "[remotes.s]\nhost = \"h\"\nuser = \"u\"\nidentity_file = \"/k\"\n\
+         known_hosts = \"/kh\"\npath = \"/b\"\n{line}"
+    ))
+}
+
+#[test]
+fn write_order_is_detected_unless_set() {
+    use super::WriteOrder;
+    let order = |c: &Config| c.remotes["s"].sftp().unwrap().write_order;
+    assert_eq!(order(&with_write_order(None).unwrap()), None);
+    let seq = with_write_order(Some("sequential")).unwrap();
+    assert_eq!(order(&seq), Some(WriteOrder::Sequential));
+    let any = with_write_order(Some("any")).unwrap();
+    assert_eq!(order(&any), Some(WriteOrder::Any));
+}
+
+#[test]
+fn bad_write_order_names_the_line_and_the_choices() {
+    let e = with_write_order(Some("in-order")).unwrap_err();
+    let line = HEAD.lines().count() + 7;
+    assert_eq!(e.position.map(|p| p.0), Some(line), "{e}");
+    assert!(
+        e.message.contains("any") && e.message.contains("sequential"),
+        "{e}"
+    );
+}

@@ -4,6 +4,7 @@
 //! - [`Sshd`] (sshd.rs): a real OpenSSH server on 127.0.0.1 with fresh keys in a temp dir,
 //!   plus its config, `known_hosts` and the product config;
 //! - [`Proftpd`] (proftpd.rs): the same with ProFTPD's mod_sftp, an SFTP-only server;
+//! - [`Rclone`] (rclone.rs): `rclone serve sftp`, a gateway that takes writes only in order;
 //! - [`server::SshServer`] (server.rs, server_files.rs): what both deref to (temp dir, keys,
 //!   `known_hosts`, `write_config`, process control);
 //! - [`hosts`] (hosts.rs): configs for several agents (host name, state dir) on one server,
@@ -32,6 +33,7 @@ pub mod http;
 pub mod postgres;
 pub mod proftpd;
 pub mod proxy;
+pub mod rclone;
 pub mod sample;
 pub mod sentinel;
 pub mod server;
@@ -53,6 +55,8 @@ pub use self::fs::SmallFs;
 pub use self::proftpd::Proftpd;
 #[allow(unused_imports)]
 pub use self::proxy::Proxy;
+#[allow(unused_imports)]
+pub use self::rclone::Rclone;
 #[allow(unused_imports)]
 pub use self::server::SshServer;
 #[allow(unused_imports)]

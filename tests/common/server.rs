@@ -109,11 +109,21 @@ impl SshServer {
         args: Vec<OsString>,
         write_config: impl Fn(&SshServer) -> Result<(), String>,
     ) -> Result<(), String> {
-        self.args = args;
+        self.start_on_free_port_args(|_| args.clone(), write_config)
+    }
+
+    /// [`Self::start_on_free_port`] for a server that takes its port on the command line:
+    /// `args` are made for each port tried.
+    pub(super) fn start_on_free_port_args(
+        &mut self,
+        args: impl Fn(&SshServer) -> Vec<OsString>,
+        write_config: impl Fn(&SshServer) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut last = String::new();
         // The free port is only reserved until we drop the probe socket: retry on a lost race.
         for _ in 0..3 {
             self.port = free_port();
+            self.args = args(self);
             write_config(self)?;
             self.write_known_hosts();
             match self.spawn() {

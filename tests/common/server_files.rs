@@ -110,7 +110,9 @@ impl SshServer {
         self.write_config_full(self.port, path, "", extra_jobs)
     }
 
-    fn write_config_full(
+    /// The product config with the base path `path` and `remote_extra` lines in
+    /// `[remotes.test]`, for a server on `port`.
+    pub fn write_config_full(
         &self,
         port: u16,
         path: &Path,

@@ -46,6 +46,32 @@ pub fn sha256sum_c(dir: &Path) {
     assert!(out.status.success(), "{}", describe(&out));
 }
 
+/// `backup restore t latest --target DIR/restored` into a fresh `DIR`, which must succeed and
+/// give back the tree `root`; `DIR` (kept until dropped) and the restored directory.
+pub fn restore_latest_matches(cfg: &Path, root: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dest = tempfile::tempdir().unwrap();
+    let target = dest.path().join("restored");
+    let t = target.to_str().unwrap();
+    let out = backup(cfg, &["restore", "t", "latest", "--target", t]);
+    assert!(out.status.success(), "{}", describe(&out));
+    super::assert_trees_eq(root, &target.join(root.strip_prefix("/").unwrap()));
+    (dest, target)
+}
+
+/// After a prune with `keep_last = 1` of the snapshots `before` (oldest first): only the
+/// newest is left, intact, with no `.deleting`, `.partial` or `.lock` beside it.
+pub fn assert_pruned_to_newest(job_dir: &Path, before: &[PathBuf]) {
+    let newest = &before[before.len() - 1..];
+    assert_eq!(snapshots(job_dir), newest, "the newest is kept");
+    let entries = job_entries(job_dir);
+    assert_eq!(
+        entries.len(),
+        1,
+        "nothing but the snapshot left: {entries:?}"
+    );
+    sha256sum_c(&newest[0]);
+}
+
 /// Standard tools alone restore snapshot `snap`: `sha256sum -c SHA256SUMS` passes and
 /// `zstd -dc files.tar.zst | tar -x` gives back the tree `root` (stored without its leading `/`).
 pub fn assert_standard_tools_restore(snap: &Path, root: &Path) {

@@ -1,20 +1,20 @@
 //! `backup check --connect`: each remote proven as a run will use it (host key, key, a
 //! writable base path), whether it can hash on the server, and so which verify method each of
-//! its jobs gets.
+//! its jobs gets; in which order an SFTP remote gets each file's writes.
 
 use std::sync::Arc;
 
 use crate::commands::CliError;
 use crate::commands::out::outln;
 use crate::config::{Config, RemoteConfig, VerifyMode};
-use crate::remote::{self, mkdir_all};
+use crate::remote::{self, Capabilities, mkdir_all};
 use crate::repository::{HashSupport, probe_hash};
 
 /// Probes every remote; the names of those that failed (or that a job's verify mode cannot use).
 pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
     let mut failed = Vec::new();
     for r in cfg.remotes.values() {
-        let support = match probe(r).await {
+        let (support, caps) = match probe(r).await {
             Ok(s) => s,
             Err(e) => {
                 outln!("remote {}: FAILED: {e}", r.name)?;
@@ -42,6 +42,14 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
                 "remote {}: server-side hashing is not available for this account ({why})",
                 r.name
             )?,
+        }
+        if r.sftp().is_some() {
+            let order = if caps.sequential_writes {
+                "in offset order on one channel (write_order = \"sequential\")"
+            } else {
+                "spread over its channels (write_order = \"any\")"
+            };
+            outln!("remote {}: each file's writes go {order}", r.name)?;
         }
         let mut unusable = false;
         for j in cfg
@@ -74,11 +82,12 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
     Ok(failed)
 }
 
-async fn probe(r: &Arc<RemoteConfig>) -> Result<HashSupport, remote::RemoteError> {
+async fn probe(r: &Arc<RemoteConfig>) -> Result<(HashSupport, Capabilities), remote::RemoteError> {
     let remote = remote::open(r).await?;
     let result = async {
         mkdir_all(remote.as_ref(), &r.path).await?;
-        probe_hash(remote.as_ref(), &r.path).await
+        let hash = probe_hash(remote.as_ref(), &r.path).await?;
+        Ok((hash, remote.capabilities()))
     }
     .await;
     remote.close().await;

@@ -1,123 +1,28 @@
 //! Opening an SSH connection: TCP with a timeout, algorithms negotiated with a preference for
-//! AES-GCM, the server's host key checked before anything else is sent, then key auth.
-//! Keepalives make a silent server fail the connection within about a minute.
+//! AES-GCM, the server's host key checked (checker.rs) before anything else is sent, then key
+//! auth. Keepalives make a silent server fail the connection within about a minute.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg};
 use russh::{Preferred, cipher};
 use tokio::sync::watch;
 
-use super::known_hosts::{self, Verdict};
+pub(super) use super::checker::{Checker, Seen};
+use super::known_hosts;
 use crate::config::{HostKeyCheck, SftpConfig};
 use crate::remote::{ErrorKind, RemoteError};
 
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
 
-/// What the handler saw of the server's key, for a precise error after the handshake fails.
-#[derive(Default)]
-pub(super) struct Seen {
-    pub(super) key: Option<PublicKey>,
-    pub(super) problem: Option<String>,
-}
-
-pub(super) struct Checker {
-    pub(super) check: Option<(HostKeyCheck, String)>,
-    pub(super) host: String,
-    pub(super) port: u16,
-    pub(super) seen: Arc<Mutex<Seen>>,
-    /// Set when the session ends, so transfers waiting on answers fail at once instead of
-    /// waiting for their request timeouts (russh-sftp keeps pending requests open).
-    pub(super) lost: watch::Sender<bool>,
-}
-
-impl client::Handler for Checker {
-    type Error = russh::Error;
-
-    async fn disconnected(
-        &mut self,
-        reason: client::DisconnectReason<Self::Error>,
-    ) -> Result<(), Self::Error> {
-        let _ = self.lost.send(true);
-        match reason {
-            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
-            client::DisconnectReason::Error(e) => Err(e),
-        }
-    }
-
-    async fn check_server_key(
-        &mut self,
-        presented: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let PublicKeyOrCertificate::PublicKey { key, .. } = presented else {
-            seen.problem = Some(
-                "the server presented a host certificate; only plain host keys are supported"
-                    .into(),
-            );
-            return Ok(false);
-        };
-        seen.key = Some(key.clone());
-        let Some((check, text)) = &self.check else {
-            return Ok(false); // scanning: trust nothing
-        };
-        let fp = key.fingerprint(HashAlg::Sha256);
-        let name = known_hosts::host_name(&self.host, self.port);
-        let alg = key.algorithm();
-        let problem = match check {
-            HostKeyCheck::Fingerprint(want) => {
-                if fp.to_string() == *want {
-                    return Ok(true);
-                }
-                format!(
-                    "host key for {name} does not match the pinned host_key_fingerprint {want}; the server presented {alg} {fp}"
-                )
-            }
-            HostKeyCheck::KnownHosts(path) => {
-                match known_hosts::check(text, &self.host, self.port, key) {
-                    Verdict::Trusted { .. } => return Ok(true),
-                    Verdict::Revoked { line } => format!(
-                        "host key for {name} is marked @revoked in {} line {line}; the server presented {alg} {fp}",
-                        path.display()
-                    ),
-                    Verdict::Changed { lines } => format!(
-                        "host key for {name} does not match {} line {}; the server presented {alg} {fp}. If the server was reinstalled, check the new key out of band, run `backup host-key REMOTE` and update the file; otherwise someone may be intercepting the connection",
-                        path.display(),
-                        join(&lines)
-                    ),
-                    Verdict::OtherTypes { lines, types } => format!(
-                        "{name} is listed in {} (line {}) only with {} keys, but the server presented {alg} {fp}",
-                        path.display(),
-                        join(&lines),
-                        types.join(", ")
-                    ),
-                    Verdict::Unknown => format!(
-                        "host {name} is not in {}; the server presented {alg} {fp}",
-                        path.display()
-                    ),
-                }
-            }
-        };
-        seen.problem = Some(problem);
-        Ok(false)
-    }
-}
-
-fn join(lines: &[usize]) -> String {
-    lines
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub struct Connection {
     pub(super) handle: Handle<Checker>,
     pub(super) cfg: SftpConfig,
     pub(super) lost: watch::Receiver<bool>,
+    pub(super) seen: Arc<Mutex<Seen>>,
 }
 
 pub(super) fn ssh_config(host_key_algs: Vec<russh::keys::Algorithm>) -> client::Config {
@@ -176,6 +81,7 @@ impl Connection {
             handle,
             cfg: remote.clone(),
             lost,
+            seen,
         };
         tokio::time::timeout(remote.connect_timeout, conn.authenticate(key))
             .await
@@ -234,6 +140,12 @@ impl Connection {
                 ),
             }),
         }
+    }
+
+    /// The server's SSH version string (`SSH-2.0-OpenSSH_9.2p1 …`), once a channel is open.
+    pub(super) fn server_version(&self) -> String {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.server_version.clone().unwrap_or_default()
     }
 
     pub async fn close(&self) {

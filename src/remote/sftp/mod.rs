@@ -3,6 +3,7 @@
 //! `sha256sum` over an exec channel where the account may run commands. SFTP status codes are
 //! turned into [`ErrorKind`]s here and go no further.
 
+mod checker;
 mod connect;
 mod dirs;
 mod download;
@@ -12,6 +13,7 @@ pub mod known_hosts;
 mod scan;
 mod session;
 mod upload;
+mod write_order;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -27,6 +29,7 @@ pub use connect::Connection;
 pub use identity::load as load_identity;
 pub use scan::scan_host_keys;
 pub use session::Sftp;
+pub use write_order::Decision as WriteOrderDecision;
 
 /// An SFTP server reached over SSH.
 pub struct SftpRemote {
@@ -59,7 +62,7 @@ impl Remote for SftpRemote {
             rename_dirs: true,
             fsync: self.sftp.extensions().fsync,
             hash: !self.exec_refused.load(Ordering::Relaxed),
-            sequential_writes: false,
+            sequential_writes: self.sftp.write_order().is_sequential(),
         }
     }
 

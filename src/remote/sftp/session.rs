@@ -8,6 +8,7 @@ use std::sync::Arc;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 
+use super::write_order::{Decision, decide};
 use super::{Connection, entry_of, refused, status_error};
 use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 
@@ -41,6 +42,9 @@ pub struct Sftp {
     pub(super) read_len: usize,
     pub(super) in_flight: usize,
     pub(super) lost: tokio::sync::watch::Receiver<bool>,
+    pub(super) write_order: Decision,
+    /// The remote's name in the config, for hints.
+    pub(super) remote_name: String,
     addr: String,
 }
 
@@ -51,6 +55,7 @@ impl Connection {
         let addr = self.cfg.display_addr();
         let mut sessions = Vec::with_capacity(n);
         let mut ext = Extensions::default();
+        let mut write_order = None;
         let (mut write_len, mut read_len) = (SAFE_WRITE, SAFE_IO);
         for i in 0..n {
             let ssh_err = |e: russh::Error| {
@@ -75,6 +80,8 @@ impl Connection {
             let version = raw.init().await.map_err(|e| status_error("start", "", e))?;
             if i == 0 {
                 let has = |name: &str| version.extensions.contains_key(name);
+                let server = self.server_version();
+                write_order = Some(decide(self.cfg.write_order, &server, has));
                 ext = Extensions {
                     posix_rename: has("posix-rename@openssh.com"),
                     fsync: has("fsync@openssh.com"),
@@ -101,7 +108,14 @@ impl Connection {
             }
             sessions.push(Arc::new(raw));
         }
+        let write_order =
+            write_order.unwrap_or_else(|| decide(self.cfg.write_order, "", |_| false));
         tracing::debug!(channels = n, write_len, read_len, ?ext, "SFTP ready");
+        tracing::debug!(
+            "writes in {} order: {}",
+            write_order.order_name(),
+            write_order.why
+        );
         Ok(Sftp {
             sessions,
             ext,
@@ -109,6 +123,8 @@ impl Connection {
             read_len,
             in_flight: self.cfg.requests_in_flight.max(1),
             lost: self.lost.clone(),
+            write_order,
+            remote_name: self.cfg.name.clone(),
             addr,
         })
     }
@@ -129,6 +145,11 @@ impl Sftp {
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The order one file's writes take, and why (config or detection).
+    pub fn write_order(&self) -> &Decision {
+        &self.write_order
     }
 
     /// `None` when the path does not exist. Never follows a symlink: `lstat`, and `readlink`

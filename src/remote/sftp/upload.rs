@@ -1,18 +1,26 @@
-//! Streaming uploads: many writes in flight, and one file's writes spread over several SFTP
-//! channels (each at its own offset), because over a WAN one channel is capped by the server's
-//! channel window, not by requests in flight.
+//! Streaming uploads: many writes in flight, sent in offset order from one task. Where the
+//! server writes at any offset, one file's writes are spread over several SFTP channels (each
+//! at its own offset), because over a WAN one channel is capped by the server's channel
+//! window, not by requests in flight; where it takes writes only in order (write_order.rs),
+//! one handle on one channel gets them all.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
+use futures::FutureExt;
+use futures::stream::{FuturesUnordered, StreamExt};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use super::{Sftp, refused, status_error};
 use crate::remote::{EntryKind, ErrorKind, RemoteError};
 
 type WriteResult = Result<u64, RemoteError>;
+/// One write on its way: resolves with its byte count once the server answered.
+type PendingWrite = Pin<Box<dyn Future<Output = WriteResult> + Send>>;
 
 impl Sftp {
     /// Writes every chunk from `rx` to a new file at `path` (mode 0600), syncs it to disk
@@ -24,9 +32,30 @@ impl Sftp {
     ) -> Result<u64, RemoteError> {
         let written = self.upload_with(path, rx, true).await;
         match written {
-            Err(e) if e.kind() == ErrorKind::Other => Err(self.explain_failure(path, e).await),
+            Err(e) if e.kind() == ErrorKind::Other => {
+                let e = self.explain_failure(path, e).await;
+                Err(self.maybe_out_of_order(e))
+            }
             other => other,
         }
+    }
+
+    /// A write or close refused with a generic failure while writes went out of order: say
+    /// how to send them in order (the failed run left only its `.partial` directory).
+    fn maybe_out_of_order(&self, e: RemoteError) -> RemoteError {
+        let out_of_order = !self.write_order.is_sequential()
+            && e.kind() == ErrorKind::Other
+            && matches!(
+                &e,
+                RemoteError::Op {
+                    op: "write" | "close",
+                    ..
+                }
+            );
+        if out_of_order {
+            return e.with_hint(super::write_order::out_of_order_hint(&self.remote_name));
+        }
+        e
     }
 
     /// SFTP v3 has no "disk full" status: OpenSSH answers a generic Failure. Ask the server
@@ -79,6 +108,7 @@ impl Sftp {
         mut rx: mpsc::Receiver<Vec<u8>>,
         spread: bool,
     ) -> Result<u64, RemoteError> {
+        let spread = spread && !self.write_order.is_sequential();
         let handles = self.open_for_write(path, spread).await?;
         let result = self.write_all(path, &handles, &mut rx).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
@@ -180,6 +210,10 @@ impl Sftp {
             .map_err(|e| status_error("create", path, e))
     }
 
+    /// Sends every piece in offset order from this one task, at most `requests_in_flight` per
+    /// channel unanswered; answers are awaited together, in whatever order they come. Whole
+    /// chunks go to one handle in turn, so with several each channel writes long runs; with
+    /// one (sequential order) the server sees strictly increasing offsets.
     async fn write_all(
         &self,
         path: &str,
@@ -188,69 +222,71 @@ impl Sftp {
     ) -> Result<u64, RemoteError> {
         let channels = handles.len();
         let max_in_flight = self.in_flight * channels;
-        let mut tasks: JoinSet<WriteResult> = JoinSet::new();
+        let mut pending: FuturesUnordered<PendingWrite> = FuturesUnordered::new();
         let mut offset = 0u64;
         let mut chunk_no = 0usize;
         let mut acked = 0u64;
-        let mut account =
-            |r: Result<WriteResult, tokio::task::JoinError>| -> Result<(), RemoteError> {
-                let n = r.map_err(|e| {
-                    RemoteError::op(
-                        ErrorKind::Other,
-                        "write",
-                        path,
-                        format!("write task failed: {e}"),
-                    )
-                })??;
-                acked += n;
-                Ok(())
-            };
         while let Some(chunk) = rx.recv().await {
-            // Whole chunks go to one channel in turn, so each channel writes long runs.
             let which = chunk_no % channels;
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
-                while tasks.len() >= max_in_flight {
-                    if let Some(r) = self.next_done(&mut tasks, path).await {
-                        account(r)?;
-                    }
+                while pending.len() >= max_in_flight {
+                    acked += self.next_done(&mut pending, path).await?;
                 }
-                while let Some(r) = tasks.try_join_next() {
-                    account(r)?;
+                while let Some(Some(done)) = pending.next().now_or_never() {
+                    acked += done?;
                 }
-                let session: Arc<RawSftpSession> = self.sessions[which].clone();
-                let handle = handles[which].clone();
-                let data = piece.to_vec();
-                let at = offset;
-                let p = path.to_string();
-                tasks.spawn(async move {
-                    let n = data.len() as u64;
-                    session
-                        .write(handle.as_str(), at, data)
-                        .await
-                        .map(|_| n)
-                        .map_err(|e| status_error("write", &p, e))
-                });
+                let session = &self.sessions[which];
+                let sent = send_piece(session, &handles[which], offset, piece.to_vec(), path);
+                let sent = sent.await;
+                pending.push(sent);
                 offset += piece.len() as u64;
             }
         }
-        while let Some(r) = self.next_done(&mut tasks, path).await {
-            account(r)?;
+        while !pending.is_empty() {
+            acked += self.next_done(&mut pending, path).await?;
         }
         debug_assert_eq!(acked, offset);
         Ok(offset)
     }
 
-    /// The next finished write, or an error as soon as the connection is known to be gone.
+    /// Bytes of the next answered write, or an error as soon as the connection is known gone.
     async fn next_done(
         &self,
-        tasks: &mut JoinSet<WriteResult>,
+        pending: &mut FuturesUnordered<PendingWrite>,
         path: &str,
-    ) -> Option<Result<WriteResult, tokio::task::JoinError>> {
+    ) -> WriteResult {
         let mut lost = self.lost.clone();
         tokio::select! {
-            r = tasks.join_next() => r,
-            _ = lost.wait_for(|gone| *gone) => Some(Ok(Err(super::connection_lost("write", path)))),
+            r = pending.next() => r.unwrap_or(Ok(0)),
+            _ = lost.wait_for(|gone| *gone) => Err(super::connection_lost("write", path)),
         }
+    }
+}
+
+/// Where every write leaves: `data` at `at` is on its way to the server when this returns, and
+/// the future it gives resolves with the answer. russh-sftp queues a request only when its
+/// future is first polled, so it is polled once here: requests leave in the order of these
+/// calls (a task spawned per request would run whenever the scheduler picks it).
+async fn send_piece(
+    session: &Arc<RawSftpSession>,
+    handle: &str,
+    at: u64,
+    data: Vec<u8>,
+    path: &str,
+) -> PendingWrite {
+    let (session, handle, path) = (session.clone(), handle.to_string(), path.to_string());
+    let n = data.len() as u64;
+    let mut write: PendingWrite = Box::pin(async move {
+        session
+            .write(handle.as_str(), at, data)
+            .await
+            .map(|_| n)
+            .map_err(|e| status_error("write", &path, e))
+    });
+    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(answered) => Box::pin(std::future::ready(answered)),
+        Poll::Pending => write,
     }
 }
