@@ -298,3 +298,101 @@ fn each_destination_keeps_its_own_retention() {
         "{text}"
     );
 }
+
+/// A destination that stops taking data (its connection stalled by a loopback proxy) paces
+/// the others instead of making the agent buffer: while it is stalled the local destination
+/// gets at most the fan-out's buffer ahead of it, peak RSS grows by a bounded amount only, and
+/// when it resumes every destination commits.
+#[test]
+fn a_stalled_destination_paces_the_others_within_the_buffer() {
+    let Some(sshd) = common::Sshd::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("big.bin"), random(64 << 20)).unwrap();
+    let proxy = common::proxy::Proxy::start(sshd.port());
+    sshd.trust_port(proxy.port());
+    let local = dir.path().join("nas");
+    let q = |p: &Path| toml_str(&p.to_string_lossy());
+    let cfg = dir.path().join("config.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[agent]\nstate_dir = {}\n{}[remotes.nas]\ntype = \"local\"\npath = {}\n\
+             [jobs.t]\nremotes = [\"offsite\", \"nas\"]\nsources = [{}]\nverify = \"size\"\n\
+             [jobs.one]\nremote = \"offsite\"\nsources = [{src}]\nverify = \"size\"\n",
+            q(&dir.path().join("state")),
+            sshd.remote_table("offsite", &sshd.remote_dir()).replace(
+                &format!("port = {}", sshd.port()),
+                &format!("port = {}", proxy.port())
+            ),
+            q(&local),
+            q(&src),
+            src = q(&src),
+        ),
+    )
+    .unwrap();
+    // The same data to one destination, undisturbed: what the pipeline itself holds.
+    let (one, alone_kib) = common::peak_rss_kib(&backup_cmd(&cfg, &["run", "one"]));
+    assert!(one.status.success(), "{}", describe(&one));
+    let uploaded = |job_dir: PathBuf| {
+        move || -> u64 {
+            fs::read_dir(&job_dir)
+                .ok()
+                .and_then(|r| {
+                    r.flatten()
+                        .find(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+                })
+                .and_then(|e| fs::metadata(e.path().join("files.tar.zst")).ok())
+                .map_or(0, |m| m.len())
+        }
+    };
+    let (slow, fast) = (
+        uploaded(sshd.remote_dir().join("t")),
+        uploaded(local.join("t")),
+    );
+    let watcher = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while slow() < (8 << 20) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        proxy.stall();
+        std::thread::sleep(Duration::from_secs(2));
+        let (held_slow, held_fast) = (slow(), fast());
+        std::thread::sleep(Duration::from_secs(1));
+        let later_fast = fast();
+        proxy.resume();
+        (held_slow, held_fast, later_fast, proxy)
+    });
+    let (out, rss_kib) = common::peak_rss_kib(&backup_cmd(&cfg, &["run", "t"]));
+    let (held_slow, held_fast, later_fast, _proxy) = watcher.join().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let ahead = held_fast.saturating_sub(held_slow);
+    eprintln!(
+        "stalled: offsite at {held_slow} B, nas at {held_fast} B ({ahead} B ahead), {later_fast} B a second later; peak RSS {rss_kib} KiB (one destination, undisturbed: {alone_kib} KiB)"
+    );
+    assert_eq!(
+        held_fast, later_fast,
+        "the local copy waits for the stalled one"
+    );
+    // The fan-out's chunks, plus what the stalled connection had taken in flight.
+    assert!(ahead < (24 << 20), "{ahead} bytes ahead");
+    assert!(
+        held_fast < (64 << 20),
+        "the local copy did not run to the end alone"
+    );
+    // The stall may hold the connection's writes in flight (requests_in_flight x channels
+    // x write size, once as requests and once in the SSH send buffer) and the fan-out's
+    // chunks: bounded, whatever the stall's length.
+    assert!(
+        rss_kib < alone_kib + 40 * 1024,
+        "peak RSS {rss_kib} KiB, {alone_kib} KiB for one destination"
+    );
+    for d in [sshd.remote_dir().join("t"), local.join("t")] {
+        let s = snapshots(&d);
+        assert_eq!(s.len(), 1, "{s:?}");
+        sha256sum_c(&d.join(&s[0]));
+    }
+}

@@ -1,6 +1,6 @@
 //! One stream, several destinations: every chunk the producer makes goes to each destination
 //! that is still in the run, through a bounded channel of its own. The slowest destination
-//! paces the others (each is at most `CHANNEL_DEPTH` chunks ahead of it), so memory stays
+//! paces the others (each is at most `DEPTH` chunks ahead of it), so memory stays
 //! bounded whatever the links do; a destination whose upload stopped (its receiver dropped) or
 //! that failed in another stream (`Dropped`) leaves the run, and the others go on. When no
 //! destination is left, the producer's receiver is dropped, which stops it.
@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
-use crate::snapshot::CHANNEL_DEPTH;
+/// Chunks (1 MiB) a destination may lag behind the fastest, per stream: the producer's own
+/// channel already absorbs bursts, so this only has to keep every destination busy.
+pub const DEPTH: usize = 2;
 
 /// Which destinations have left the run, shared by all of its streams.
 #[derive(Debug)]
@@ -44,7 +46,7 @@ pub fn split(
     if n == 1 {
         return vec![source];
     }
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(CHANNEL_DEPTH)).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(DEPTH)).unzip();
     tokio::spawn(feed(source, txs, dropped.clone()));
     rxs
 }
