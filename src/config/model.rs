@@ -96,6 +96,8 @@ pub struct Remote {
     pub channels: Option<u32>,
     /// SFTP write requests in flight per channel.
     pub requests_in_flight: Option<u32>,
+    /// Bytes per second, or a timetable of them (sftp only).
+    pub bandwidth: Option<Spanned<super::bandwidth::Written>>,
 }
 
 impl Remote {

@@ -118,6 +118,8 @@ pub struct SftpConfig {
     pub connect_timeout: Duration,
     pub channels: usize,
     pub requests_in_flight: usize,
+    /// `None`: no limit.
+    pub bandwidth: Option<crate::remote::bandwidth::Bandwidth>,
 }
 
 impl SftpConfig {

@@ -119,6 +119,7 @@ pub fn failed(name: &str, err: JobError) -> (RunReport, Option<JobError>) {
         error: Some(err.to_string()),
         verified_by: None,
         snapshots: None,
+        bandwidth: None,
     };
     (report, Some(err))
 }

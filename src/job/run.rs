@@ -55,6 +55,7 @@ pub async fn run(
         error: None,
         verified_by: None,
         snapshots: None,
+        bandwidth: None,
     };
     tracing::info!(job = %job.name, remote = %job.remote.name, dry_run = opts.dry_run, "run started");
     let result = match lock::acquire(&config.agent.state_dir, &job.name, opts.wait_for_lock) {
@@ -253,9 +254,9 @@ async fn upload_and_commit(
     let previous = previous_outputs(job, repo).await?;
     let remote = repo.remote().as_ref();
     let progress = Arc::new(Progress::default());
-    let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
+    let display = Display::start(job, progress.clone(), counted, opts.progress_bar);
     let streamed = streams::stream_all(job, remote, pending, &progress).await;
-    display.finish();
+    report.bandwidth = display.finish();
     let mut streamed = streamed?;
     check_guards(job, &streamed.commands, &previous)?;
     if job.encryption.is_on() {

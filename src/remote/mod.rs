@@ -9,6 +9,7 @@
 //! a created file is written whole, synced where the remote can, and only then reported
 //! written; `rename` replaces an existing file target atomically; errors are [`ErrorKind`]s.
 
+pub mod bandwidth;
 mod dry_run;
 mod error;
 mod local;

@@ -222,6 +222,7 @@ mod tests {
             error: (outcome == Outcome::Failed).then(|| "boom".into()),
             verified_by: None,
             snapshots: None,
+            bandwidth: None,
         }
     }
 

@@ -93,6 +93,7 @@ impl Sftp {
         loop {
             // Ranges up to and including the byte at `limit`, the probe for "more".
             while queue.len() < depth && next <= limit {
+                self.limit.take(len as usize).await;
                 queue.push_back((next, spawn(next)));
                 next += len;
             }

@@ -9,6 +9,7 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 
 use super::{Connection, entry_of, refused, status_error};
+use crate::remote::bandwidth::Limit;
 use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 
 /// How long one SFTP request may wait for its answer: also what detects a stalled connection,
@@ -41,6 +42,8 @@ pub struct Sftp {
     pub(super) read_len: usize,
     pub(super) in_flight: usize,
     pub(super) lost: tokio::sync::watch::Receiver<bool>,
+    /// `bandwidth`: every write and read request waits its turn here.
+    pub(super) limit: Limit,
     addr: String,
 }
 
@@ -109,6 +112,7 @@ impl Connection {
             read_len,
             in_flight: self.cfg.requests_in_flight.max(1),
             lost: self.lost.clone(),
+            limit: Limit::of_sftp(&self.cfg),
             addr,
         })
     }

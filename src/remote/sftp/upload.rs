@@ -218,6 +218,7 @@ impl Sftp {
                 while let Some(r) = tasks.try_join_next() {
                     account(r)?;
                 }
+                self.limit.take(piece.len()).await;
                 let session: Arc<RawSftpSession> = self.sessions[which].clone();
                 let handle = handles[which].clone();
                 let data = piece.to_vec();
