@@ -81,6 +81,9 @@ impl Limiter {
 
     /// Waits until `n` more bytes fit the rate, in naps of at most [`MAX_NAP`].
     pub async fn take(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
         let rate = self.rate_now();
         let Some(ticket) = lock(&self.bucket).reserve(n as u64, self.now(), rate) else {
             return;
