@@ -93,7 +93,9 @@ impl Limiter {
             let Some(left) = lock(&self.bucket).wait(ticket, self.now(), rate) else {
                 return;
             };
-            let nap = Duration::from_secs_f64(left).clamp(MIN_NAP, MAX_NAP);
+            let nap = Duration::try_from_secs_f64(left)
+                .unwrap_or(MAX_NAP)
+                .clamp(MIN_NAP, MAX_NAP);
             tokio::time::sleep(nap).await;
         }
     }
