@@ -59,6 +59,10 @@ pub struct RunReport {
     pub verified_by: Option<String>,
     /// Snapshots on the server after this run (after retention), when known.
     pub snapshots: Option<u64>,
+    /// The remote's bandwidth limit while the run sent its data ("limited to 8.0 MiB/s"),
+    /// when it has one.
+    #[serde(default)]
+    pub bandwidth: Option<String>,
     /// What happened at each destination, in config order (one entry for a one-remote job).
     #[serde(default)]
     pub destinations: Vec<DestinationResult>,
@@ -94,6 +98,7 @@ impl RunReport {
             verified_by: None,
             snapshots: None,
             destinations: Vec::new(),
+            bandwidth: None,
         }
     }
 
@@ -157,7 +162,7 @@ impl RunReport {
                     0.0
                 };
                 format!(
-                    "{}: snapshot {} committed: {} files, {} read, {} stored (ratio {:.2}), {:.1}s, verified by {}{}{}",
+                    "{}: snapshot {} committed: {} files, {} read, {} stored (ratio {:.2}), {:.1}s{}, verified by {}{}{}",
                     self.job,
                     self.snapshot.as_deref().unwrap_or("-"),
                     self.files,
@@ -165,6 +170,10 @@ impl RunReport {
                     human_bytes(self.bytes_stored),
                     ratio,
                     self.duration_secs(),
+                    self.bandwidth
+                        .as_deref()
+                        .map(|b| format!(" ({b})"))
+                        .unwrap_or_default(),
                     self.verified_by.as_deref().unwrap_or("-"),
                     if self.warnings.is_empty() {
                         String::new()

@@ -1,6 +1,7 @@
 //! Configuration: the TOML model, drop-in merging from `jobs.d/`, and validation into a
 //! resolved [`Config`] that the rest of the program trusts without checking again.
 
+mod bandwidth;
 mod destinations;
 mod encryption;
 mod error;

@@ -97,6 +97,8 @@ pub struct Remote {
     pub requests_in_flight: Option<u32>,
     /// Whether the server takes a file's writes at any offset; unset: detected at connect.
     pub write_order: Option<WriteOrder>,
+    /// Bytes per second, or a timetable of them (sftp only).
+    pub bandwidth: Option<Spanned<super::bandwidth::Written>>,
 }
 
 impl Remote {

@@ -13,7 +13,7 @@ pub(super) fn resolve_remote(
     p: &Parsed,
     name: &str,
     r: &Spanned<model::Remote>,
-    host_name: &str,
+    agent: &AgentConfig,
 ) -> Result<RemoteConfig, ConfigError> {
     let key = |k: &str| format!("remotes.{name}.{k}");
     let rv = r.get_ref();
@@ -47,7 +47,7 @@ pub(super) fn resolve_remote(
         )
         .with_hint("write the full path, e.g. \"/srv/backups/{host}\" (a chrooted SFTP account sees its chroot as /)"));
     }
-    let substituted = raw_path.replace("{host}", host_name);
+    let substituted = raw_path.replace("{host}", &agent.host_name);
     if substituted.contains(['{', '}']) {
         return Err(err(
             p,
@@ -68,6 +68,15 @@ pub(super) fn resolve_remote(
     let path = if trimmed.is_empty() { "/" } else { trimmed }.to_string();
     let transport = match rv.kind {
         model::RemoteType::Local => {
+            if let Some(b) = &rv.bandwidth {
+                return Err(err(
+                    p,
+                    b,
+                    key("bandwidth"),
+                    "bandwidth limits the line to an SFTP server; a local remote (a disk, an NFS mount) takes no limit",
+                )
+                .with_hint("remove bandwidth from this remote"));
+            }
             let set = rv.sftp_keys_set();
             if !set.is_empty() {
                 return Err(whole(format!(
@@ -79,7 +88,14 @@ pub(super) fn resolve_remote(
             }
             Transport::Local
         }
-        model::RemoteType::Sftp => Transport::Sftp(Box::new(resolve_sftp(p, name, r)?)),
+        model::RemoteType::Sftp => {
+            let mut sftp = resolve_sftp(p, name, r)?;
+            sftp.bandwidth = match &rv.bandwidth {
+                Some(b) => Some(super::bandwidth::resolve(p, name, b, agent.timezone)?),
+                None => None,
+            };
+            Transport::Sftp(Box::new(sftp))
+        }
     };
     Ok(RemoteConfig {
         name: name.to_string(),
@@ -178,5 +194,6 @@ fn resolve_sftp(
         channels: channels as usize,
         requests_in_flight: requests_in_flight as usize,
         write_order: rv.write_order,
+        bandwidth: None,
     })
 }

@@ -120,6 +120,8 @@ pub struct SftpConfig {
     pub requests_in_flight: usize,
     /// `None`: detected from what the server announces when the connection opens.
     pub write_order: Option<WriteOrder>,
+    /// `None`: no limit.
+    pub bandwidth: Option<crate::remote::bandwidth::Bandwidth>,
 }
 
 impl SftpConfig {

@@ -44,7 +44,7 @@ pub(super) fn resolve(main: Parsed, dropins: Vec<Parsed>) -> Result<Config, Conf
             if let Some((_, first)) = remotes.get(name) {
                 return Err(duplicate(p, r.span(), "remote", name, first));
             }
-            let rc = resolve_remote(p, name, r, &agent.host_name)?;
+            let rc = resolve_remote(p, name, r, &agent)?;
             remotes.insert(name.clone(), (Arc::new(rc), p.path.clone()));
         }
     }

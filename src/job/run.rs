@@ -193,7 +193,7 @@ async fn write_snapshot(
 ) -> Result<(), JobError> {
     let previous = previous_outputs(job, targets).await?;
     let progress = Arc::new(Progress::default());
-    let display = Display::start(&job.name, progress.clone(), counted, opts.progress_bar);
+    let display = Display::start(job, progress.clone(), counted, opts.progress_bar);
     let failures = streams::Failures::new(targets.len());
     let streamed = {
         let live: Vec<(usize, Sink<'_>)> = targets
@@ -215,7 +215,7 @@ async fn write_snapshot(
         let streamed = streams::stream_all(job, &sinks, &failures, &progress).await;
         (streamed, which)
     };
-    display.finish();
+    report.bandwidth = display.finish();
     let (streamed, which) = streamed;
     for (k, e) in failures.take().into_iter().enumerate() {
         if let (Some(e), Some(&i)) = (e, which.get(k)) {

@@ -1,7 +1,8 @@
 //! How bytes reach a server: one [`Remote`] trait with the operations the repository needs and
 //! nothing transport-specific in its signatures, two implementations (`sftp/`: SSH with host
 //! key check, key auth and pipelined SFTP; `local.rs`: a directory on this machine), and
-//! wrappers that compose around any of them (`dry_run.rs`, `progress.rs`, `retry.rs`).
+//! wrappers that compose around any of them (`dry_run.rs`, `progress.rs`, `retry.rs`);
+//! `bandwidth/` is the limiter the SFTP transfers take their turn from.
 //!
 //! Semantics every implementation keeps (tests/conformance.rs checks them against each):
 //! paths are absolute strings with `/` separators; nothing follows a symlink (list and stat
@@ -9,6 +10,7 @@
 //! a created file is written whole, synced where the remote can, and only then reported
 //! written; `rename` replaces an existing file target atomically; errors are [`ErrorKind`]s.
 
+pub mod bandwidth;
 mod dry_run;
 mod error;
 mod local;

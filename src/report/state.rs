@@ -233,6 +233,7 @@ mod tests {
             verified_by: None,
             snapshots: None,
             destinations: Vec::new(),
+            bandwidth: None,
         }
     }
 

@@ -24,8 +24,8 @@ impl Sftp {
         tx: mpsc::Sender<Vec<u8>>,
     ) -> Result<ReadEnd, RemoteError> {
         // SFTP `open` follows symlinks: look first, and read only a regular file.
-        match self.stat(path).await? {
-            Some(e) if e.kind == EntryKind::File => {}
+        let size = match self.stat(path).await? {
+            Some(e) if e.kind == EntryKind::File => e.size,
             Some(e) => {
                 return Err(RemoteError::op(
                     ErrorKind::Other,
@@ -42,14 +42,16 @@ impl Sftp {
                     "missing",
                 ));
             }
-        }
+        };
         let s = self.sessions[0].clone();
         let handle = s
             .open(path, OpenFlags::READ, FileAttributes::empty())
             .await
             .map_err(|e| status_error("open", path, e))?
             .handle;
-        let result = self.read_pipelined(&s, &handle, path, limit, &tx).await;
+        let result = self
+            .read_pipelined(&s, &handle, path, limit, size, &tx)
+            .await;
         let _ = s.close(handle.as_str()).await;
         result
     }
@@ -60,6 +62,7 @@ impl Sftp {
         handle: &str,
         path: &str,
         limit: u64,
+        size: u64,
         tx: &mpsc::Sender<Vec<u8>>,
     ) -> Result<ReadEnd, RemoteError> {
         let len = self.read_len as u64;
@@ -93,6 +96,11 @@ impl Sftp {
         loop {
             // Ranges up to and including the byte at `limit`, the probe for "more".
             while queue.len() < depth && next <= limit {
+                // The bandwidth limit counts what the file holds, not the range asked for: the
+                // probe past the end and the read-ahead of a small file cost nothing.
+                self.limit
+                    .take(len.min(size.saturating_sub(next)) as usize)
+                    .await;
                 queue.push_back((next, spawn(next)));
                 next += len;
             }

@@ -10,6 +10,7 @@ use russh_sftp::protocol::{FileAttributes, StatusCode};
 
 use super::write_order::{Decision, decide};
 use super::{Connection, entry_of, refused, status_error};
+use crate::remote::bandwidth::Limit;
 use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 
 /// How long one SFTP request may wait for its answer: also what detects a stalled connection,
@@ -45,6 +46,8 @@ pub struct Sftp {
     pub(super) write_order: Decision,
     /// The remote's name in the config, for hints.
     pub(super) remote_name: String,
+    /// `bandwidth`: every write and read request waits its turn here.
+    pub(super) limit: Limit,
     addr: String,
 }
 
@@ -125,6 +128,7 @@ impl Connection {
             lost: self.lost.clone(),
             write_order,
             remote_name: self.cfg.name.clone(),
+            limit: Limit::of_sftp(&self.cfg),
             addr,
         })
     }

@@ -236,6 +236,7 @@ impl Sftp {
                 while let Some(Some(done)) = pending.next().now_or_never() {
                     acked += done?;
                 }
+                self.limit.take(piece.len()).await;
                 let session = &self.sessions[which];
                 let sent = send_piece(session, &handles[which], offset, piece.to_vec(), path);
                 let sent = sent.await;
