@@ -222,6 +222,12 @@ fn a_server_killed_mid_run_leaves_the_others_committed_and_is_named() {
     let text = v.to_string();
     assert!(text.contains("\"partial\""), "{text}");
     assert!(text.contains("\"second\""), "{text}");
+    let plain = String::from_utf8_lossy(&backup(&f.cfg, &["status"]).stdout).into_owned();
+    assert!(
+        plain.contains("on second: FAILED 1 time(s) in a row"),
+        "{plain}"
+    );
+    assert!(plain.contains("on offsite: committed"), "{plain}");
     let metrics = fs::read_to_string(f._dir.path().join("metrics.prom")).unwrap();
     assert!(
         metrics.contains("backup_destination_last_run_success{job=\"t\",remote=\"second\"} 0"),

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::daemon::instance::{self, Holder};
 use crate::job::lock;
 use crate::outcome::VerifyReport;
+use crate::report::destinations::DestinationState;
 use crate::report::state::{self, LastRun};
 
 #[derive(Serialize)]
@@ -34,6 +35,15 @@ struct JobStatus {
     next_verify: Option<DateTime<Utc>>,
     last_verify: Option<VerifyReport>,
     last_verify_ok: Option<DateTime<Utc>>,
+    /// Each destination's last run and last success, in config order (`remote` names it).
+    destinations: Vec<Destination>,
+}
+
+#[derive(Serialize)]
+struct Destination {
+    remote: String,
+    #[serde(flatten)]
+    state: DestinationState,
 }
 
 pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
@@ -69,6 +79,14 @@ pub fn status(cfg: &Config, json: bool) -> Result<i32, CliError> {
                 next_verify: scheduled(&j.verify_schedule),
                 last_verify: s.last_verify,
                 last_verify_ok: s.last_verify_ok,
+                destinations: j
+                    .destination_names()
+                    .into_iter()
+                    .map(|r| Destination {
+                        remote: r.to_string(),
+                        state: s.destinations.get(r).cloned().unwrap_or_default(),
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -116,6 +134,21 @@ fn run_line(r: &LastRun, tz: Tz) -> String {
     s
 }
 
+fn destination_line(d: &DestinationState, tz: Tz) -> String {
+    let last = d.last_success.map_or("never".into(), |t| local(t, tz));
+    match (&d.last_run, d.last_run_committed, &d.last_error) {
+        (None, ..) => "no run yet".into(),
+        (Some(_), true, _) => format!("committed; last success {last}"),
+        (Some(_), false, e) => format!(
+            "FAILED {} time(s) in a row ({}); last success {last}",
+            d.consecutive_failures,
+            e.as_deref()
+                .and_then(|e| e.lines().next())
+                .unwrap_or("unknown error")
+        ),
+    }
+}
+
 fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
     outln!("{}", j.job)?;
     match j.schedule.as_deref() {
@@ -147,6 +180,11 @@ fn print_text(j: &JobStatus, tz: Tz) -> Result<(), CliError> {
     )?;
     if j.consecutive_failures > 0 {
         outln!("  failures:      {} in a row", j.consecutive_failures)?;
+    }
+    if j.destinations.len() > 1 {
+        for d in &j.destinations {
+            outln!("  on {}: {}", d.remote, destination_line(&d.state, tz))?;
+        }
     }
     if let Some(s) = &j.verify_schedule {
         let next = match (j.next_verify, &j.daemon) {

@@ -75,7 +75,7 @@ impl Runner for JobRunner {
                 };
                 // The daemon runs where backups are made, which holds no identity: encrypted
                 // snapshots are checked by their hashes.
-                verify::audit(job, which, read, None, &mut seen).await
+                verify::audit_every_destination(job, which, read, &mut seen).await
             }
             Err(e) => Err(JobError::Local(e)),
         };

@@ -29,6 +29,34 @@ pub async fn audit(
     Ok(result?)
 }
 
+/// The daemon's `verify_schedule`: [`audit`] at every destination of the job. With several,
+/// each finding is prefixed with its destination, and one that cannot be reached is a problem
+/// (the others are still checked), so a copy that went bad or away is reported.
+pub async fn audit_every_destination(
+    job: &JobConfig,
+    which: Which<'_>,
+    read: bool,
+    seen: &mut (dyn FnMut(Found<'_>) + Send),
+) -> Result<Audit, JobError> {
+    if job.destinations.len() == 1 {
+        return audit(job, which, read, None, seen).await;
+    }
+    let mut all = Audit::default();
+    for d in &job.destinations {
+        let name = &d.remote.name;
+        match audit(&job.at(d), which, read, None, seen).await {
+            Ok(a) => {
+                all.checked
+                    .extend(a.checked.iter().map(|c| format!("{name}:{c}")));
+                all.problems
+                    .extend(a.problems.iter().map(|p| format!("{name}: {p}")));
+            }
+            Err(e) => all.problems.push(format!("{name}: {e}")),
+        }
+    }
+    Ok(all)
+}
+
 /// The record of one verification that started at `started_at`.
 pub fn report(
     job: &str,
