@@ -108,7 +108,7 @@ fn check_connect_proves_the_remote_and_dry_run_writes_nothing() {
     assert!(out.status.success(), "{}", describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("destination:") && text.contains("1 files"),
+        text.contains("destination test:") && text.contains("1 files"),
         "{text}"
     );
     assert!(

@@ -15,21 +15,21 @@ macro_rules! say {
     }};
 }
 
-pub(super) fn dry_run(
-    job: &JobConfig,
-    dir: &JobDir,
-    report: &mut RunReport,
-) -> Result<(), JobError> {
+pub(super) fn dry_run(job: &JobConfig, report: &mut RunReport) -> Result<(), JobError> {
     let id = SnapshotId::from_time(Utc::now());
     say!(
         "dry run of job {}: nothing is read in full or written",
         job.name
     );
-    say!(
-        "  destination: {}:{}",
-        job.remote.display_addr(),
-        dir.snapshot(id)
-    );
+    for d in &job.destinations {
+        let dir = JobDir::new(&d.remote.path, &job.name);
+        say!(
+            "  destination {}: {}:{}",
+            d.remote.name,
+            d.remote.display_addr(),
+            dir.snapshot(id)
+        );
+    }
     for s in &job.sources {
         let (mut files, mut bytes) = (0u64, 0u64);
         for e in walkdir::WalkDir::new(&s.path)

@@ -101,8 +101,7 @@ async fn attempt(
     check_sources(job)?;
     streams::check_commands(job)?;
     if opts.dry_run {
-        let dir = crate::layout::JobDir::new(&job.remote.path, &job.name);
-        return super::dry_run::dry_run(job, &dir, report);
+        return super::dry_run::dry_run(job, report);
     }
     let counted = Arc::new(Counted::default());
     let me = Owner::this_machine(&config.agent.host_name);
