@@ -62,11 +62,10 @@ pub async fn run<R: Runner, C: Clock>(
                 skipped.len(),
                 skipped.last().unwrap_or(&next)
             );
-            sh.record(state::record_scheduled(
-                &sh.state_dir,
-                &name,
-                *skipped.last().unwrap_or(&next),
-            ));
+            let mark = *skipped.last().unwrap_or(&next);
+            let job = name.clone();
+            sh.record(None, move |d| state::record_scheduled(d, &job, mark))
+                .await;
             after = now;
             continue;
         }
@@ -80,7 +79,9 @@ pub async fn run<R: Runner, C: Clock>(
             }
             () = sh.stopped() => return,
         }
-        sh.record(state::record_scheduled(&sh.state_dir, &name, next));
+        let job = name.clone();
+        sh.record(None, move |d| state::record_scheduled(d, &job, next))
+            .await;
         after = next;
         fire(&sh, cfg, &name, Trigger::Schedule, next).await;
     }

@@ -57,7 +57,8 @@ pub async fn run(
         snapshots: None,
     };
     tracing::info!(job = %job.name, remote = %job.remote.name, dry_run = opts.dry_run, "run started");
-    let result = match lock::acquire(&config.agent.state_dir, &job.name, opts.wait_for_lock) {
+    let lock = lock::acquire_off_runtime(&config.agent.state_dir, &job.name, opts.wait_for_lock);
+    let result = match lock.await {
         Err(LockError::Held(who)) => Err(JobError::Locked(who)),
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
             "{e}; check that state_dir is writable"
