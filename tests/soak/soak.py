@@ -38,13 +38,19 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep the work tree clean
 sys.path.insert(0, HERE)
+import daemon_steps  # noqa: E402
+import retention  # noqa: E402
+from clock import Clock  # noqa: E402
 from proxy import Proxy  # noqa: E402
 
-KEEP_LAST = 3
 HANG = 120  # seconds: an agent still running then is a violation (hung), not a slow run
 SFTP_FAULTS = {"clean": 1, "kill": 4, "cut": 3, "stall": 1, "stall_kill": 1, "sshd_kill": 2,
-               "prune_race": 2, "prune_kill": 1, "corrupt": 2, "reply_lost": 1}
-LOCAL_FAULTS = {"clean": 1, "kill": 4, "prune_race": 2, "prune_kill": 1, "corrupt": 2}
+               "prune_race": 2, "prune_kill": 1, "corrupt": 2, "reply_lost": 1, "disk_full": 2,
+               "daemon_restart": 1, "daemon_jump": 1}
+LOCAL_FAULTS = {"clean": 1, "kill": 4, "prune_race": 2, "prune_kill": 1, "corrupt": 2,
+                "daemon_restart": 1, "daemon_jump": 1}
+ZONES = ["UTC", "Europe/Berlin", "America/New_York"]
+TMPFS = "256m"  # the sftp remote's disk: room for a history, small enough to fill at once
 # The dump command: its output, then, while the harness wants a window before verification
 # ("corrupt"), a pause with its stream still open.
 DUMP = 'cat "$0"; if [ -e "$0.slow" ]; then sleep 2; fi'
@@ -195,13 +201,15 @@ class Scenario:
         self.only = only
         if only and not set(only) & set(LOCAL_FAULTS):
             self.kind = "sftp"
-        self.sshd = self.proxy = None
+        self.sshd = self.proxy = self.mounted = None
         self.data = DataSet(f"{self.w}/data", self.rng)
+        self.policy, self.tz = retention.draw(self.rng), self.rng.choice(ZONES)
+        self.clock = Clock(self.w, self.rng)
         remote_dir = f"{self.w}/remote"
         os.makedirs(remote_dir)
         self.ledger = {"job": "soak", "job_dir": f"{remote_dir}/soak", "source": self.data.src,
-                       "keep_last": KEEP_LAST, "state_file": f"{self.w}/state/state.json",
-                       "steps": []}
+                       "policy": self.policy, "timezone": self.tz,
+                       "state_file": f"{self.w}/state/state.json", "steps": []}
         if self.kind == "sftp":
             self.sshd = Sshd(self.w)
             self.proxy = Proxy(self.sshd.port)
@@ -213,35 +221,46 @@ class Scenario:
         else:
             remote = 'type = "local"\n'
         self.config = f"{self.w}/config.toml"
+        rules = "".join(f"{k} = {json.dumps(v)}\n" for k, v in self.policy.items())
         with open(self.config, "w") as f:
             f.write(f"""[agent]
 state_dir = "{self.w}/state"
+timezone = "{self.tz}"
+shutdown_timeout = "60s"
 [remotes.r]
 {remote}path = "{remote_dir}"
 [jobs.soak]
 remote = "r"
 sources = ["{self.data.src}"]
 timeout = "90s"
+# Only `backup daemon` steps use it: a scheduled time every {daemon_steps.PERIOD} seconds.
+schedule = "*/{daemon_steps.PERIOD} * * * * *"
 [[jobs.soak.commands]]
 name = "db.sql"
 run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
 [jobs.soak.retention]
-keep_last = {KEEP_LAST}
-""")
+{rules}""")
         self.dur, self.up = 0.5, 100_000
+        if self.kind == "sftp":
+            self.mounted = mount_tmpfs(remote_dir)
 
     def close(self, keep):
         if self.proxy:
             self.proxy.close()
         if self.sshd:
             self.sshd.kill()
+        if self.mounted:
+            if keep:  # the evidence outlives the mount
+                shutil.copytree(self.mounted, f"{self.w}/remote-kept", symlinks=True)
+            subprocess.run(["umount", self.mounted], check=False)
         if not keep:
             shutil.rmtree(self.w, ignore_errors=True)
 
-    def start(self, what, tag):
+    def start(self, what, tag, job="soak", env=None):
         err = open(f"{self.w}/{tag}.err", "w")
-        p = subprocess.Popen([self.bin, "--config", self.config, what, "soak"],
-                             stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        argv = [self.bin, "--config", self.config, what] + ([job] if job else [])
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                             env=env or self.clock.env())
         p.log, p.t0 = f"{self.w}/{tag}.err", time.monotonic()
         return p
 
@@ -270,9 +289,10 @@ keep_last = {KEEP_LAST}
             m = re.findall(r'snapshot="(\d{8}T\d{6}Z)"', f.read())
         return {"exit": code, "snapshot": m[-1] if m else None}
 
-    def step(self, k, fault):
-        rng, rec = self.rng, {"step": k, "fault": fault}
+    def step(self, k, fault, must_commit=False):
+        rng, rec = self.rng, {"step": k, "fault": fault, "must_commit": must_commit}
         self.data.change(self.seed, k)
+        self.clock.advance()
         rec["data"] = self.data.expect()
         if self.proxy:
             self.proxy.reset()
@@ -333,6 +353,13 @@ keep_last = {KEEP_LAST}
         elif fault == "prune_kill":
             p = self.start("prune", tag)
             rec["prunes"] = [self.finish(p, rng.uniform(0, 1.0) * self.dur)]
+        elif fault == "disk_full":
+            rec["runs"] = [self.disk_full(tag, rng)]
+        elif fault == "daemon_restart":
+            rec["runs"], rec["daemon"] = [], daemon_steps.restart(self, tag, rng)
+        elif fault == "daemon_jump":
+            rec["runs"], rec["daemon"] = [], daemon_steps.jump(self, tag, rng)
+        rec["status"], rec["metrics"] = self.reports()
         self.ledger["steps"].append(rec)
         with open(f"{self.w}/ledger.json", "w") as f:
             json.dump(self.ledger, f, indent=1)
@@ -340,6 +367,36 @@ keep_last = {KEEP_LAST}
                            capture_output=True, text=True)
         return [line for line in (r.stdout + r.stderr).splitlines() if line] or (
             [f"checker exited {r.returncode}"] if r.returncode else [])
+
+    def reports(self):
+        """What `backup status --json` and the metrics file say after the step."""
+        r = subprocess.run([self.bin, "--config", self.config, "status", "--json"],
+                           capture_output=True, text=True, env=self.clock.env(), timeout=HANG)
+        try:
+            status = json.loads(r.stdout)
+        except ValueError:
+            status = f"exit {r.returncode}, not JSON: {(r.stdout + r.stderr).strip()[:300]}"
+        try:
+            with open(f"{self.w}/state/metrics.prom") as f:
+                text = f.read()
+        except OSError as e:
+            text = f"# {e}"
+        return status, text
+
+    def disk_full(self, tag, rng):
+        """The remote's disk fills (a junk file leaves less room than the run needs) for one
+        run, then is freed; the run must fail cleanly, and the next one (forced clean) commit."""
+        junk = f"{self.mounted}/junk"
+        st = os.statvfs(self.mounted)
+        leave = int(rng.uniform(0, 0.5) * self.up)
+        with open(junk, "wb") as f:
+            os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - leave))
+        try:
+            run = self.finish(self.start("run", tag))
+        finally:
+            os.remove(junk)
+        self.counts["disk_full " + ("run failed" if run["exit"] == 1 else "run fit anyway")] += 1
+        return run
 
     def corrupt(self, tag, rng):
         """The remote disk flips a byte of the finished files.tar.zst in the `.partial` while
@@ -370,14 +427,17 @@ keep_last = {KEEP_LAST}
 
     def run(self):
         faults = SFTP_FAULTS if self.kind == "sftp" else LOCAL_FAULTS
-        names = [n for n in faults if not self.only or n in self.only] or ["clean"]
+        names = [n for n in faults if (not self.only or n in self.only)
+                 and (n != "disk_full" or self.mounted)] or ["clean"]
         weights = [faults[n] for n in names]
+        after_full = False
         for k in range(self.steps):
-            fault = "clean" if k == 0 else self.rng.choices(names, weights)[0]
+            fault = "clean" if k == 0 or after_full else self.rng.choices(names, weights)[0]
             self.counts[f"{self.kind} {fault}"] += 1
-            bad = self.step(k, fault)
+            bad = self.step(k, fault, must_commit=after_full)
             if bad:
                 return [f"step {k} ({fault}): {b}" for b in bad]
+            after_full = fault == "disk_full"
         return []
 
 
@@ -396,6 +456,20 @@ def kill_phase(log):
     return "start"
 
 
+def mount_tmpfs(d):
+    """A small tmpfs on d (root only): the remote disk the disk_full fault fills. None when it
+    cannot be mounted (not root): the scenario then draws no disk_full."""
+    if os.getuid() != 0:
+        return None
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS},mode=0755", "soak-remote", d],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print(f"soak: cannot mount a tmpfs on {d} ({r.stderr.strip()}); no disk_full faults",
+              file=sys.stderr)
+        return None
+    return d
+
+
 def user():
     return pwd.getpwuid(os.getuid()).pw_name
 
@@ -409,16 +483,20 @@ def main():
                     help="draw only these faults (comma list), e.g. --only kill,cut")
     ap.add_argument("--keep", action="store_true", help="keep every work dir, not only failed ones")
     a = ap.parse_args()
+    # SIGTERM (a CI timeout) unwinds like Ctrl-C: every scenario's finally unmounts its tmpfs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bin_path = binary()
     if not os.access(bin_path, os.X_OK):
         sys.exit(f"soak: no binary at {bin_path}; run cargo build (or set BACKUP_BIN)")
     counts, failed, t0 = collections.Counter(), [], time.monotonic()
     for seed in range(a.seed, a.seed + a.runs):
-        sc, bad = Scenario(seed, a.steps, bin_path, counts, a.only), None
+        sc, bad = None, None
         try:
+            sc = Scenario(seed, a.steps, bin_path, counts, a.only)
             bad = sc.run()
         finally:
-            sc.close(keep=a.keep or bad != [])
+            if sc:
+                sc.close(keep=a.keep or bad != [])
         if bad:
             failed.append(seed)
             print(f"FAIL seed {seed} ({sc.kind}); replay: tests/soak.sh --seed {seed} --runs 1 "
@@ -428,7 +506,8 @@ def main():
         else:
             print(f"ok   seed {seed} ({sc.kind})", flush=True)
     print(f"soak: {a.runs} run(s), seeds {a.seed}..{a.seed + a.runs - 1}, {a.steps} steps each, "
-          f"{time.monotonic() - t0:.0f}s, binary {bin_path}")
+          f"total time {time.monotonic() - t0:.0f}s, binary {bin_path}")
+    print("fault counts by kind (scenario kind and fault; then where the faults landed):")
     for k in sorted(counts):
         print(f"  {counts[k]:5d}  {k}")
     if failed:
