@@ -5,17 +5,25 @@
 
 Run i (seed S+i) is a scenario of its own: a fresh work dir, a `local` remote or a private
 OpenSSH sshd on 127.0.0.1 (own host key, own authorized_keys, own config; only its own PIDs
-are killed) reached through the loopback fault proxy (proxy.py), and K steps. Before every step
-the data set (a tree and a dump, both from the seed) changes; step 0 runs clean and calibrates
-how long a run takes and how many bytes it sends; every later step draws a fault from the seed:
-the agent SIGKILLed at a random instant, the connection cut at a random byte or stalled, sshd
-killed and restarted, `backup prune` racing `backup run`, a prune SIGKILLed, a byte of an
-uploaded file flipped before verification, the commit's rename done with its answer lost
-(lose_reply.py is the sshd's sftp subsystem); `--only a,b` draws only those. After every step
-the independent checker (check.py) inspects the remote; a violation fails the run, prints its
-seed (`tests/soak.sh --seed S --runs 1` replays the same schedule and data; the instants are
-fractions of the measured clean run, so timing-dependent faults land near, not at, the same
-byte) and keeps its work dir. The binary: $BACKUP_BIN, else $CARGO_TARGET_DIR/debug/backup,
+are killed) reached through the loopback fault proxy (proxy.py), its remote directory on a
+small tmpfs (root only), a retention policy and time zone drawn from the seed, and K steps.
+Every agent process runs under libfaketime (clock.py): before every step the data set (a tree
+and a dump, both from the seed) changes and the agent's wall clock moves on by minutes to
+weeks, so snapshots spread over retention buckets. Step 0 runs clean and calibrates how long a
+run takes and how many bytes it sends; every later step draws a fault from the seed: the agent
+SIGKILLed at a random instant, the connection cut at a random byte or stalled, sshd killed and
+restarted, `backup prune` racing `backup run`, a prune SIGKILLed, a byte of an uploaded file
+flipped before verification, the commit's rename done with its answer lost (lose_reply.py is
+the sshd's sftp subsystem), the remote's tmpfs filled for one run and freed (the next step
+runs clean and must commit), the clock stepped back onto an existing snapshot's second,
+`backup daemon` killed (SIGKILL or SIGTERM) and restarted, or its clock jumped forward or
+backward while it runs (daemon_steps.py); `--only a,b` draws only those. After every step
+the independent checker (check.py) inspects the remote and what the agent reported (its exit
+code, the state file, `backup status --json`, the metrics file); a violation fails the run,
+prints its seed (`tests/soak.sh --seed S --runs 1` replays the same schedule and data; the
+instants are fractions of the measured clean run, so timing-dependent faults land near, not
+at, the same byte) and keeps its work dir. At the end: the total time and the fault counts
+by kind. The binary: $BACKUP_BIN, else $CARGO_TARGET_DIR/debug/backup,
 else target/debug/backup.
 """
 
@@ -46,9 +54,9 @@ from proxy import Proxy  # noqa: E402
 HANG = 120  # seconds: an agent still running then is a violation (hung), not a slow run
 SFTP_FAULTS = {"clean": 1, "kill": 4, "cut": 3, "stall": 1, "stall_kill": 1, "sshd_kill": 2,
                "prune_race": 2, "prune_kill": 1, "corrupt": 2, "reply_lost": 1, "disk_full": 2,
-               "daemon_restart": 1, "daemon_jump": 1}
+               "clock_back": 1, "daemon_restart": 1, "daemon_jump": 1}
 LOCAL_FAULTS = {"clean": 1, "kill": 4, "prune_race": 2, "prune_kill": 1, "corrupt": 2,
-                "daemon_restart": 1, "daemon_jump": 1}
+                "clock_back": 1, "daemon_restart": 1, "daemon_jump": 1}
 ZONES = ["UTC", "Europe/Berlin", "America/New_York"]
 TMPFS = "256m"  # the sftp remote's disk: room for a history, small enough to fill at once
 # The dump command: its output, then, while the harness wants a window before verification
@@ -353,6 +361,8 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
         elif fault == "prune_kill":
             p = self.start("prune", tag)
             rec["prunes"] = [self.finish(p, rng.uniform(0, 1.0) * self.dur)]
+        elif fault == "clock_back":
+            rec["runs"] = [self.clock_back(tag, rng)]
         elif fault == "disk_full":
             rec["runs"] = [self.disk_full(tag, rng)]
         elif fault == "daemon_restart":
@@ -382,6 +392,17 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
         except OSError as e:
             text = f"# {e}"
         return status, text
+
+    def clock_back(self, tag, rng):
+        """The clock steps back onto an existing snapshot's second (or just before it): the
+        run's id comes round again and must not touch the snapshot that has it."""
+        from check import id_time, scan
+        ids, _ = scan(self.ledger["job_dir"])
+        if ids:
+            target = id_time(rng.choice(ids)).timestamp() + rng.uniform(-1.5, 0.9)
+            self.clock.jump(target - self.clock.now())
+        self.counts["clock_back " + ("onto a snapshot's second" if ids else "nothing to land on")] += 1
+        return self.finish(self.start("run", tag))
 
     def disk_full(self, tag, rng):
         """The remote's disk fills (a junk file leaves less room than the run needs) for one
