@@ -375,8 +375,14 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
             json.dump(self.ledger, f, indent=1)
         r = subprocess.run([sys.executable, f"{HERE}/check.py", "step", f"{self.w}/ledger.json"],
                            capture_output=True, text=True)
-        return [line for line in (r.stdout + r.stderr).splitlines() if line] or (
+        bad = [line for line in (r.stdout + r.stderr).splitlines() if line] or (
             [f"checker exited {r.returncode}"] if r.returncode else [])
+        # The harness's own servers: a violation they caused is the harness's, and says so.
+        if bad and self.sshd and self.sshd.proc.poll() is not None:
+            bad.append(f"(harness: sshd died by itself, exit {self.sshd.proc.returncode}; see sshd.log)")
+        if bad and self.proxy and self.proxy.refused:
+            bad.append(f"(harness: the proxy could not reach sshd {self.proxy.refused} time(s) so far)")
+        return bad
 
     def reports(self):
         """What `backup status --json` and the metrics file say after the step."""
@@ -430,17 +436,23 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
                 time.sleep(0.02)
                 for n in os.listdir(job_dir) if os.path.isdir(job_dir) else []:
                     f = f"{job_dir}/{n}/files.tar.zst"
-                    if n.endswith(".partial") and os.path.exists(f) and os.path.getsize(f) > 0:
-                        size = os.path.getsize(f)
-                        time.sleep(0.15)  # the tar stream's last write has landed
-                        if os.path.getsize(f) == size:
-                            hit = f
-            if hit:
-                with open(hit, "r+b") as f:
-                    f.seek(rng.randrange(os.path.getsize(hit)))
-                    b = f.read(1)
-                    f.seek(-1, 1)
-                    f.write(bytes([b[0] ^ 0x5A]))
+                    try:
+                        if n.endswith(".partial") and os.path.getsize(f) > 0:
+                            size = os.path.getsize(f)
+                            time.sleep(0.15)  # the tar stream's last write has landed
+                            if os.path.getsize(f) == size:
+                                hit = f
+                    except OSError:  # not there yet, or committed (renamed) meanwhile
+                        pass
+            try:
+                if hit:
+                    with open(hit, "r+b") as f:
+                        f.seek(rng.randrange(os.path.getsize(hit)))
+                        b = f.read(1)
+                        f.seek(-1, 1)
+                        f.write(bytes([b[0] ^ 0x5A]))
+            except OSError:  # the run committed (renamed the .partial) first
+                hit = None
             self.counts["corrupt " + ("flipped a byte" if hit else "missed the window")] += 1
             return self.finish(p)
         finally:
