@@ -136,13 +136,15 @@ def check_step(ledger_path):
     with open(ledger_path) as f:
         ledger = json.load(f)
     state_path = os.path.join(os.path.dirname(ledger_path), "checker-state.json")
-    known, before, times, mem, restored = {}, None, {}, {}, {}
+    known, before, times, mem, restored, removed = {}, None, {}, {}, {}, set()
     if os.path.exists(state_path):
         with open(state_path) as f:
             mem = json.load(f)
         known, before = mem["snapshots"], mem["last_run"]
         times = {i: dt.datetime.fromisoformat(t) for i, t in mem["times"].items()}
         restored = mem["restored"]
+    # Every id retention removed (rightly) so far: a record naming one is not a lie.
+    removed = set(mem.get("removed", []))
     last = last_run(ledger)
     step = ledger["steps"][-1]
     k = step["step"]
@@ -183,6 +185,15 @@ def check_step(ledger_path):
     # racing a run), never anything else.
     allowed = removable(times, known, policy, tz) | removable(times, everything, policy, tz)
     runs, prunes = step.get("runs", []), step.get("prunes", [])
+    for r in runs:
+        made = r.get("snapshot")
+        if r["exit"] in (0, 3) and made and made not in ids and made not in known and prunes:
+            # Committed and removed in this step by the racing prune: only if the policy
+            # removes it (its clock was behind the newest snapshot's).
+            times.setdefault(made, id_time(made))
+            if made in removable(times, everything | {made}, policy, tz):
+                allowed.add(made)
+                gone.append(made)
     for r in runs:
         code = r["exit"]
         if code in (0, 3):
@@ -233,13 +244,14 @@ def check_step(ledger_path):
         bad += agree.daemon_problems(step["daemon"])
     more, failures = agree.reports_problems(
         step, ledger["job"], last, before, mem.get("failures", 0), job_state(ledger), ids,
-        allowed & set(gone), alone)
+        removed | (allowed & set(gone)), alone)
     bad += more
 
     with open(state_path, "w") as f:
         json.dump({"snapshots": {i: made_by[i] for i in ids}, "last_run": last,
                    "times": {i: times[i].isoformat() for i in ids}, "failures": failures,
-                   "restored": {i: restored[i] for i in ids if i in restored}}, f)
+                   "restored": {i: restored[i] for i in ids if i in restored},
+                   "removed": sorted(removed | (allowed & set(gone)))}, f)
     return bad
 
 
