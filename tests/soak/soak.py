@@ -415,7 +415,12 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
         run, then is freed; the run must fail cleanly, and the next one (forced clean) commit."""
         junk = f"{self.mounted}/junk"
         st = os.statvfs(self.mounted)
-        leave = int(rng.uniform(0, 0.5) * self.up)
+        # The run first removes what killed runs left (their .partial): that room is not free.
+        job_dir = self.ledger["job_dir"]
+        left = sum(os.path.getsize(os.path.join(t, n)) for d in os.listdir(job_dir)
+                   if d.endswith(".partial") for t, _, ns in os.walk(os.path.join(job_dir, d))
+                   for n in ns) if os.path.isdir(job_dir) else 0
+        leave = int(rng.uniform(0, 0.5) * self.up) - left
         with open(junk, "wb") as f:
             os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - leave))
         try:
