@@ -260,7 +260,7 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
         if self.mounted:
             if keep:  # the evidence outlives the mount
                 shutil.copytree(self.mounted, f"{self.w}/remote-kept", symlinks=True)
-            subprocess.run(["umount", self.mounted], check=False)
+            unmount(self.mounted)
         if not keep:
             shutil.rmtree(self.w, ignore_errors=True)
 
@@ -422,7 +422,8 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
                    for n in ns) if os.path.isdir(job_dir) else 0
         leave = int(rng.uniform(0, 0.5) * self.up) - left
         with open(junk, "wb") as f:
-            os.posix_fallocate(f.fileno(), 0, max(0, st.f_bavail * st.f_frsize - leave))
+            free = st.f_bavail * st.f_frsize
+            os.posix_fallocate(f.fileno(), 0, min(free, max(0, free - leave)))
         try:
             run = self.finish(self.start("run", tag))
         finally:
@@ -506,6 +507,16 @@ def mount_tmpfs(d):
               file=sys.stderr)
         return None
     return d
+
+
+def unmount(d):
+    """Unmounts the scenario's tmpfs; sshd's sessions, just SIGKILLed, may take a moment to
+    let go of it, and a mount must never outlive the soak: lazily, as the last resort."""
+    for _ in range(50):
+        if subprocess.run(["umount", d], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.1)
+    subprocess.run(["umount", "-l", d], check=False)
 
 
 def user():
