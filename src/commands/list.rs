@@ -44,7 +44,7 @@ pub async fn list(cfg: &Config, name: &str, json: bool) -> Result<i32, CliError>
     let listing = repo.listing().await;
     remote.close().await;
     let Listing { snapshots, damaged } = listing?;
-    crate::report::snapshots_seen(cfg, &j.name, snapshots.len() as u64);
+    crate::report::snapshots_seen(cfg, &j.name, snapshots.len() as u64).await;
     let mut listed: Vec<Listed> = snapshots
         .iter()
         .map(|s| Listed {

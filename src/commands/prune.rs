@@ -85,7 +85,7 @@ pub async fn prune(
 /// Prunes one job; `Ok(true)` when something on the server was found and left alone.
 async fn one(cfg: &Config, j: &JobConfig, label: &str, dry_run: bool) -> Result<bool, CliError> {
     let policy: Policy = j.retention.clone();
-    let _lock = match lock::acquire(&cfg.agent.state_dir, &j.name, false) {
+    let _lock = match lock::acquire_off_runtime(&cfg.agent.state_dir, &j.name, false).await {
         Ok(l) => l,
         Err(LockError::Held(who)) => {
             return Err(CliError::failed(
@@ -119,7 +119,7 @@ async fn one(cfg: &Config, j: &JobConfig, label: &str, dry_run: bool) -> Result<
     real.close().await;
     let p = result?;
     if !dry_run {
-        crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64);
+        crate::report::snapshots_seen(cfg, &j.name, p.remaining as u64).await;
     }
     print_table(label, &p, &policy, tz, dry_run)?;
     for w in &p.warnings {

@@ -4,7 +4,7 @@ use super::{CliError, select_jobs};
 use crate::config::Config;
 use crate::job::{self, RunOptions};
 use crate::outcome::{Outcome, RunReport};
-use crate::report::{metrics, state};
+use crate::report::state;
 
 pub async fn run(
     cfg: &Config,
@@ -23,7 +23,7 @@ pub async fn run(
             continue;
         }
         if !dry_run {
-            record(cfg, &report, &err);
+            record(cfg, &report, &err).await;
         }
         // The summary line itself is logged by `run_observed`.
         if matches!(report.outcome, Outcome::Failed | Outcome::Partial) {
@@ -49,14 +49,15 @@ pub async fn run(
 
 /// A manual run goes into the state file like a scheduled one, so `backup status` tells the
 /// whole story; a refused run (lock held) did nothing and is not recorded.
-fn record(cfg: &Config, report: &RunReport, err: &Option<job::JobError>) {
+async fn record(cfg: &Config, report: &RunReport, err: &Option<job::JobError>) {
     if matches!(err, Some(job::JobError::Locked(_))) {
         return;
     }
-    if let Err(e) = state::record_run(&cfg.agent.state_dir, report, state::Trigger::Manual) {
-        tracing::warn!("could not update the state file: {e}");
-    }
-    metrics::refresh(cfg, &cfg.agent.state_dir);
+    let report = report.clone();
+    crate::report::record(cfg, move |d| {
+        state::record_run(d, &report, state::Trigger::Manual)
+    })
+    .await;
 }
 
 /// 1 (failed) outranks 3 (warnings) outranks 0.

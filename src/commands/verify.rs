@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::encryption::IdentitySource;
 use crate::job::verify as job_verify;
 use crate::outcome::human_bytes as report_bytes;
-use crate::report::{metrics, state};
+use crate::report::state;
 use crate::repository::{Found, Opener, SnapshotCheck, Which};
 use crate::restore::Decrypting;
 
@@ -44,10 +44,7 @@ pub async fn verify(cfg: &Config, name: &str, opts: &VerifyOptions) -> Result<i3
     let result = job_verify::audit(j, which, read, opener, &mut |f| report.found(f)).await;
     if !matches!(which, Which::One(_)) {
         let record = job_verify::report(name, false, all, started, &result);
-        match state::record_verify(&cfg.agent.state_dir, &record) {
-            Ok(()) => metrics::refresh(cfg, &cfg.agent.state_dir),
-            Err(e) => tracing::warn!("could not update the state file: {e}"),
-        }
+        crate::report::record(cfg, move |d| state::record_verify(d, &record)).await;
     }
     if let Some(e) = report.error {
         return Err(e);

@@ -3,7 +3,7 @@
 //! the two stop signals (stop starting runs; cancel running ones).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Semaphore, watch};
@@ -11,6 +11,9 @@ use tokio::sync::{Semaphore, watch};
 use super::board::Board;
 use super::clock::Clock;
 use super::runner::Runner;
+use crate::config::Config;
+use crate::report::files::off_runtime;
+use crate::report::metrics;
 
 pub struct Shared<R, C> {
     pub runner: R,
@@ -52,9 +55,24 @@ impl<R: Runner, C: Clock> Shared<R, C> {
         turns.entry(job.to_string()).or_default().clone()
     }
 
-    /// State-file writes are logged, never fatal: a full disk must not stop backups.
-    pub fn record(&self, what: Result<(), String>) {
-        if let Err(e) = what {
+    /// Writes the state file with `update`, then (given a config) the metrics from it, on the
+    /// blocking pool: the state file's flock and fsyncs must not stall the timers, heartbeat
+    /// and signals on this runtime. Logged, never fatal: a full disk must not stop backups.
+    pub async fn record(
+        &self,
+        metrics_of: Option<Arc<Config>>,
+        update: impl FnOnce(&Path) -> Result<(), String> + Send + 'static,
+    ) {
+        let dir = self.state_dir.clone();
+        let done = off_runtime(move || {
+            update(&dir)?;
+            if let Some(cfg) = metrics_of {
+                metrics::refresh(&cfg, &dir);
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = done.and_then(|r| r) {
             tracing::warn!("could not update the state file: {e}");
         }
     }

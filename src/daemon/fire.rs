@@ -11,7 +11,6 @@ use super::context::Shared;
 use super::runner::{self, Runner};
 use crate::config::Config;
 use crate::job::JobError;
-use crate::report::metrics;
 use crate::report::state::{self, Trigger};
 
 /// Runs `name` for its scheduled time `at`. Returns when the run (and its retries) are done,
@@ -45,8 +44,11 @@ pub async fn fire<R: Runner, C: Clock>(
             tracing::warn!(job = name, "skipped the run scheduled for {at}: {who}");
             return;
         }
-        sh.record(state::record_run(&sh.state_dir, &report, trigger));
-        metrics::refresh(&config, &sh.state_dir);
+        let done = report.clone();
+        sh.record(Some(config.clone()), move |d| {
+            state::record_run(d, &done, trigger)
+        })
+        .await;
         // The summary line itself is logged by `job::run_observed`.
         let Some(err) = err else { return };
         if !err.is_transient() {

@@ -88,7 +88,7 @@ impl Runner for JobRunner {
 async fn job_lock(state_dir: &Path, name: &str) -> Result<JobLock, String> {
     let mut told = false;
     loop {
-        match lock::acquire(state_dir, name, false) {
+        match lock::acquire_off_runtime(state_dir, name, false).await {
             Ok(l) => return Ok(l),
             Err(LockError::Held(who)) => {
                 if !told {

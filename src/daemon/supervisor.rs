@@ -53,7 +53,7 @@ pub async fn serve<R: Runner, C: Clock>(
         cancel,
     });
     sh.board.set_timezone(config.agent.timezone);
-    let plans = start_plans(&sh, &config);
+    let plans = start_plans(&sh, &config).await;
     metrics::refresh(&config, &sh.state_dir);
     let listen = config.agent.metrics_listen;
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
@@ -145,7 +145,7 @@ async fn job_task<R: Runner, C: Clock>(
 }
 
 /// Catch-up decisions for every job, and the state file updated to match.
-fn start_plans<R: Runner, C: Clock>(
+async fn start_plans<R: Runner, C: Clock>(
     sh: &Shared<R, C>,
     config: &Config,
 ) -> Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> {
@@ -172,7 +172,9 @@ fn start_plans<R: Runner, C: Clock>(
             tracing::info!(job = %name, "{} scheduled runs were missed; catching up once", plan.missed);
         }
         if let Some(mark) = plan.mark {
-            sh.record(state::record_scheduled(&sh.state_dir, name, mark));
+            let job = name.clone();
+            sh.record(None, move |d| state::record_scheduled(d, &job, mark))
+                .await;
         }
         plans.push((name.clone(), plan.catch_up));
     }

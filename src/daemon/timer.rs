@@ -3,7 +3,8 @@
 //! it started with. The timer ends when the job leaves the config or the daemon stops.
 //!
 //! Runs happen inside the timer, so a job never overlaps itself here; scheduled times that
-//! pass while a run (or its retries) is still going are skipped, and the log says so.
+//! pass while a run (or its retries) is still going, or that a forward clock step jumped
+//! over, are skipped, and the log says which of the two it was.
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub async fn run<R: Runner, C: Clock>(
         fire(&sh, cfg, &name, Trigger::CatchUp, missed).await;
     }
     let mut after = sh.clock.now();
+    // When the timer last woke for a scheduled time: what the skipped times are blamed on.
+    let mut woke = None;
     loop {
         if sh.is_stopping() {
             return;
@@ -58,15 +61,15 @@ pub async fn run<R: Runner, C: Clock>(
             let skipped = schedule.missed_between(after, now);
             tracing::warn!(
                 job = %name,
-                "skipped {} scheduled run(s) from {next} to {}: the previous run was still going",
+                "skipped {} scheduled run(s) from {next} to {}: {}",
                 skipped.len(),
-                skipped.last().unwrap_or(&next)
+                skipped.last().unwrap_or(&next),
+                skip_reason(next, woke)
             );
-            sh.record(state::record_scheduled(
-                &sh.state_dir,
-                &name,
-                *skipped.last().unwrap_or(&next),
-            ));
+            let mark = *skipped.last().unwrap_or(&next);
+            let job = name.clone();
+            sh.record(None, move |d| state::record_scheduled(d, &job, mark))
+                .await;
             after = now;
             continue;
         }
@@ -80,8 +83,45 @@ pub async fn run<R: Runner, C: Clock>(
             }
             () = sh.stopped() => return,
         }
-        sh.record(state::record_scheduled(&sh.state_dir, &name, next));
+        woke = Some(sh.clock.now());
+        let job = name.clone();
+        sh.record(None, move |d| state::record_scheduled(d, &job, next))
+            .await;
         after = next;
         fire(&sh, cfg, &name, Trigger::Schedule, next).await;
+    }
+}
+
+/// Why scheduled times from `first` on were skipped. A time that was already past when the
+/// timer woke for the previous one passed while the daemon waited, not while it ran: the wall
+/// clock jumped forward (an NTP step) or the machine was suspended.
+fn skip_reason(first: DateTime<Utc>, woke: Option<DateTime<Utc>>) -> &'static str {
+    if woke.is_some_and(|w| first < w) {
+        "the wall clock jumped forward (or the machine was suspended) before the previous run"
+    } else {
+        "the previous run was still going"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Found by the soak (daemon clock jump forward): the log blamed a jump on a 0.1 s run.
+    #[test]
+    fn a_forward_jump_is_not_blamed_on_the_previous_run() {
+        let t = |h, m| Utc.with_ymd_and_hms(2026, 12, 2, h, m, 0).unwrap();
+        // Woke for 02:00 at 05:00 (the clock jumped 3 h): 02:05 .. 05:00 passed before the run.
+        assert!(skip_reason(t(2, 5), Some(t(5, 0))).contains("jumped forward"));
+        // Woke for 02:00 on time; the run took until 02:12, so 02:05 and 02:10 passed during it.
+        assert_eq!(
+            skip_reason(t(2, 5), Some(t(2, 0))),
+            "the previous run was still going"
+        );
+        assert_eq!(
+            skip_reason(t(2, 5), None),
+            "the previous run was still going"
+        );
     }
 }

@@ -14,7 +14,7 @@ use super::context::Shared;
 use super::runner::Runner;
 use crate::config::Config;
 use crate::report::notify::Notifier;
-use crate::report::{metrics, state};
+use crate::report::state;
 
 pub async fn run<R: Runner, C: Clock>(
     sh: Arc<Shared<R, C>>,
@@ -83,8 +83,11 @@ async fn verify_once<R: Runner, C: Clock>(sh: &Shared<R, C>, config: Arc<Config>
             return;
         }
     };
-    sh.record(state::record_verify(&sh.state_dir, &report));
-    metrics::refresh(&config, &sh.state_dir);
+    let done = report.clone();
+    sh.record(Some(config.clone()), move |d| {
+        state::record_verify(d, &done)
+    })
+    .await;
     if report.is_ok() {
         tracing::info!(job = name, "{}", report.summary());
         return;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::report::files::adopt_owner;
+use crate::report::files::{adopt_owner, off_runtime};
 
 /// A held lock file; its content names the holder (`pid=... since=... cmd=...`).
 pub struct HeldFile {
@@ -135,9 +135,62 @@ pub fn acquire(state_dir: &Path, job: &str, wait: bool) -> Result<JobLock, LockE
     Ok(JobLock { _held: held, path })
 }
 
+/// [`acquire`] on the blocking pool: flock waits for the holder with `wait`, and even a
+/// non-blocking try touches the disk; neither may stall a runtime worker thread that the
+/// daemon's timers (or this run's remote-lock refresh) are scheduled on.
+pub async fn acquire_off_runtime(
+    state_dir: &Path,
+    job: &str,
+    wait: bool,
+) -> Result<JobLock, LockError> {
+    let (dir, name) = (state_dir.to_path_buf(), job.to_string());
+    off_runtime(move || acquire(&dir, &name, wait))
+        .await
+        .map_err(LockError::Io)?
+}
+
 impl Drop for HeldFile {
     fn drop(&mut self) {
         // An empty file after a clean release: only a crashed holder leaves its pid behind.
         let _ = self.lock.set_len(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// flock with `wait` on a runtime thread would stop every other task on it (the daemon's
+    /// timers and heartbeat) until the holder lets go.
+    #[test]
+    fn waiting_for_a_held_job_lock_leaves_the_runtime_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = acquire(dir.path(), "db", false).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let d = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let waiter =
+                    tokio::spawn(async move { acquire_off_runtime(&d, "db", true).await.is_ok() });
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tx.send("timer ran").unwrap();
+                let got = waiter.await.unwrap();
+                tx.send(if got { "locked" } else { "failed" }).unwrap();
+            });
+        });
+        let timeout = Duration::from_secs(10);
+        assert_eq!(
+            rx.recv_timeout(timeout),
+            Ok("timer ran"),
+            "the lock wait blocked the runtime's only thread"
+        );
+        drop(held);
+        assert_eq!(rx.recv_timeout(timeout), Ok("locked"));
     }
 }

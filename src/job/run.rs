@@ -40,7 +40,8 @@ pub async fn run(
 ) -> (RunReport, Option<JobError>) {
     let mut report = RunReport::started(&job.name, Utc::now());
     tracing::info!(job = %job.name, remote = %job.destination_names().join(","), dry_run = opts.dry_run, "run started");
-    let result = match lock::acquire(&config.agent.state_dir, &job.name, opts.wait_for_lock) {
+    let lock = lock::acquire_off_runtime(&config.agent.state_dir, &job.name, opts.wait_for_lock);
+    let result = match lock.await {
         Err(LockError::Held(who)) => Err(JobError::Locked(who)),
         Err(LockError::Io(e)) => Err(JobError::Local(format!(
             "{e}; check that state_dir is writable"

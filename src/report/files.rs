@@ -1,6 +1,6 @@
 //! Ownership of the files the agent writes under `state_dir` (state file, metrics, locks), so
-//! that whichever user wrote one last, the service user can still open it; and making a rename
-//! into a directory durable.
+//! that whichever user wrote one last, the service user can still open it; making a rename
+//! into a directory durable; and doing that file work off the async runtime's worker threads.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -25,6 +25,17 @@ pub fn adopt_owner(path: &Path, state_dir: &Path) {
 /// without this a power cut may bring the old file back although the rename returned.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     fs_err::File::open(dir)?.sync_all()
+}
+
+/// Runs `f` on tokio's blocking pool. The flocks (a job's lock, the state file's) may wait for
+/// another process and fsync waits for the disk: on a runtime worker thread either would stall
+/// every task scheduled there (the daemon's timers, heartbeat, signals, a run's lock refresh).
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("a blocking file operation did not finish: {e}"))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ class Proxy:
         self.lock = threading.Lock()
         self.conns = []
         self.up = 0
+        self.refused = 0  # connections the target did not accept (sshd down or restarting)
         self.budget = None
         self.action = None
         self.stalled = threading.Event()
@@ -36,6 +37,7 @@ class Proxy:
             try:
                 server = socket.create_connection(("127.0.0.1", self.target))
             except OSError:
+                self.refused += 1
                 client.close()
                 continue
             with self.lock:
