@@ -19,6 +19,6 @@ if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
 fi
 if [ "${1:-}" = --ci ]; then
   shift
-  set -- --seed 1 --runs 12 --steps 7 "$@"
+  set -- --seed 1 --runs 9 --steps 7 "$@"
 fi
 exec python3 "$here/soak/soak.py" "$@"
