@@ -51,6 +51,13 @@ pub async fn fire<R: Runner, C: Clock>(
         .await;
         // The summary line itself is logged by `job::run_observed`.
         let Some(err) = err else { return };
+        if report.outcome == crate::outcome::Outcome::Partial {
+            tracing::error!(
+                job = name,
+                "{err}; not retried: the other destinations hold the snapshot, and the next scheduled run brings the missing copies"
+            );
+            return;
+        }
         if !err.is_transient() {
             tracing::error!(
                 job = name,
