@@ -7,8 +7,12 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::config::CommandConfig;
+use super::JobError;
+use super::destination::Target;
+use crate::config::{CommandConfig, JobConfig};
 use crate::layout::SnapshotId;
+use crate::layout::manifest::CommandEntry;
+use crate::repository::Snapshot;
 
 /// A guard that tripped: both sizes in the message, what to do in the hint.
 #[derive(Debug, Clone, Error)]
@@ -65,6 +69,39 @@ pub fn check(
                 cmd.name
             ),
         });
+    }
+    Ok(())
+}
+
+/// From the first destination still in the run: the shrink guard compares with what is there.
+pub(super) async fn previous_outputs(
+    job: &JobConfig,
+    targets: &[Target],
+) -> Result<Option<Snapshot>, JobError> {
+    if job.commands.iter().all(|c| c.max_shrink.is_none()) {
+        return Ok(None);
+    }
+    let Some((repo, _)) = targets.iter().find_map(Target::writing) else {
+        return Ok(None);
+    };
+    Ok(repo.committed().await?.pop())
+}
+
+/// Every command's output against its guards, once all streams have ended.
+pub(super) fn check_all(
+    job: &JobConfig,
+    commands: &[CommandEntry],
+    previous: &Option<Snapshot>,
+) -> Result<(), JobError> {
+    for (cmd, out) in job.commands.iter().zip(commands) {
+        let prev = previous.as_ref().and_then(|s| {
+            let c = s.manifest.commands.iter().find(|c| c.name == cmd.name)?;
+            Some(Previous {
+                snapshot: s.id,
+                bytes: c.bytes,
+            })
+        });
+        check(cmd, out.bytes, prev, &job.defined_in)?;
     }
     Ok(())
 }

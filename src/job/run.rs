@@ -14,10 +14,9 @@ use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams::{self, Sink};
 use crate::config::{Config, JobConfig};
-use crate::layout::manifest::CommandEntry;
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::Counted;
-use crate::repository::{Owner, Snapshot};
+use crate::repository::Owner;
 use crate::snapshot::Progress;
 
 #[derive(Debug, Clone, Default)]
@@ -191,7 +190,7 @@ async fn write_snapshot(
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
-    let previous = previous_outputs(job, targets).await?;
+    let previous = guards::previous_outputs(job, targets).await?;
     let progress = Arc::new(Progress::default());
     let display = Display::start(job, progress.clone(), counted, opts.progress_bar);
     let failures = streams::Failures::new(targets.len());
@@ -226,7 +225,7 @@ async fn write_snapshot(
         Err(e) if streams::is_none_left(&e) => return Ok(()),
         other => other?,
     };
-    check_guards(job, &streamed.commands, &previous)?;
+    guards::check_all(job, &streamed.commands, &previous)?;
     let sealed = if job.encryption.is_on() {
         let (entry, bytes) = super::record::seal_details(job, &streamed)?;
         streamed.files.push(entry);
@@ -276,40 +275,6 @@ fn check_sources(job: &JobConfig) -> Result<(), JobError> {
                 job.defined_in.display()
             )));
         }
-    }
-    Ok(())
-}
-
-/// The newest intact snapshot, read only when a command compares its size against it.
-/// From the first destination still in the run: the shrink guard compares with what is there.
-async fn previous_outputs(
-    job: &JobConfig,
-    targets: &[Target],
-) -> Result<Option<Snapshot>, JobError> {
-    if job.commands.iter().all(|c| c.max_shrink.is_none()) {
-        return Ok(None);
-    }
-    let Some((repo, _)) = targets.iter().find_map(Target::writing) else {
-        return Ok(None);
-    };
-    Ok(repo.committed().await?.pop())
-}
-
-/// Every command's output against its guards, once all streams have ended.
-fn check_guards(
-    job: &JobConfig,
-    commands: &[CommandEntry],
-    previous: &Option<Snapshot>,
-) -> Result<(), JobError> {
-    for (cmd, out) in job.commands.iter().zip(commands) {
-        let prev = previous.as_ref().and_then(|s| {
-            let c = s.manifest.commands.iter().find(|c| c.name == cmd.name)?;
-            Some(guards::Previous {
-                snapshot: s.id,
-                bytes: c.bytes,
-            })
-        });
-        guards::check(cmd, out.bytes, prev, &job.defined_in)?;
     }
     Ok(())
 }
