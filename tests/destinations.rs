@@ -177,9 +177,12 @@ fn one_run_commits_the_same_snapshot_everywhere_and_dumps_once() {
 #[test]
 fn a_server_killed_mid_run_leaves_the_others_committed_and_is_named() {
     let hook = Recorder::start();
+    let told = tempfile::tempdir().unwrap();
+    let said = told.path().join("on_failure");
     let notify = format!(
-        "[jobs.t.notify]\nwebhook_url = {}\n",
-        toml_str(&hook.url("/hook"))
+        "[jobs.t.notify]\nwebhook_url = {}\n[jobs.t.hooks]\non_failure = [\"sh\", \"-c\", \"echo $BACKUP_STATUS $BACKUP_SNAPSHOT > {}\"]\n",
+        toml_str(&hook.url("/hook")),
+        said.display()
     );
     let Some(mut f) = fleet("", &notify) else {
         return;
@@ -215,6 +218,8 @@ fn a_server_killed_mid_run_leaves_the_others_committed_and_is_named() {
     let [a, b, nas] = f.job_dirs();
     assert_eq!(snapshots(&a).len(), 1);
     assert_eq!(snapshots(&a), snapshots(&nas));
+    let hook_saw = fs::read_to_string(&said).unwrap();
+    assert_eq!(hook_saw.trim(), format!("partial {}", snapshots(&a)[0]));
     assert!(snapshots(&b).is_empty(), "{:?}", snapshots(&b));
 
     let status = backup(&f.cfg, &["status", "--json"]);

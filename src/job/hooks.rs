@@ -87,7 +87,10 @@ fn warn(report: &mut RunReport, e: String) {
 fn env_of<'a>(report: &'a RunReport, error: Option<&'a str>) -> HookEnv<'a> {
     HookEnv {
         snapshot: report.snapshot.as_deref(),
-        status: if error.is_some() {
+        status: if error.is_some() && report.snapshot.is_some() {
+            // Committed on some destinations, not all (`on_failure` runs for it).
+            "partial"
+        } else if error.is_some() {
             "failed"
         } else if report.warnings.is_empty() {
             "success"

@@ -61,18 +61,13 @@ pub async fn run(
         }
     };
     report.finished_at = Utc::now();
-    let missing = report.missing_copies();
     let err = match result {
-        // A copy is missing: the operator must hear it (exit 1). Not retried: the other
-        // destinations hold the snapshot, and a retry would read and dump everything again.
-        Ok(()) if !missing.is_empty() => {
+        // Committed, but a copy is missing: the operator must hear it (exit 1), and the hooks
+        // see a failure. The snapshot stays in the report: it exists where it was committed.
+        Err(e @ JobError::Destinations { .. }) if report.snapshot.is_some() => {
             report.outcome = Outcome::Partial;
-            let message = format!("no new snapshot on {}", missing.join("; "));
-            report.error = Some(message.clone());
-            Some(JobError::Destinations {
-                message,
-                transient: false,
-            })
+            report.error = Some(e.to_string());
+            Some(e)
         }
         Ok(()) => {
             report.outcome = if report.warnings.is_empty() {
@@ -128,7 +123,7 @@ async fn attempt(
         Some(first) => {
             report.verified_by = first.result.verified_by.clone();
             report.snapshots = first.result.snapshots;
-            Ok(())
+            partial(report)
         }
     };
     let many = targets.len() > 1;
@@ -144,6 +139,19 @@ async fn attempt(
     }
     futures::future::join_all(targets.into_iter().map(destination::close)).await;
     outcome
+}
+
+/// `Err` when some destination has no new snapshot although another one committed it. Not
+/// transient: the others hold the snapshot, and a retry would read and dump everything again.
+fn partial(report: &RunReport) -> Result<(), JobError> {
+    let missing = report.missing_copies();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(JobError::Destinations {
+        message: format!("no new snapshot on {}", missing.join("; ")),
+        transient: false,
+    })
 }
 
 /// The run's error when no destination committed: the one destination's own error, or all of
