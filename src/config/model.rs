@@ -90,8 +90,8 @@ pub struct Remote {
     pub path: Spanned<String>,
     pub connect_timeout: Option<HumanDuration>,
     /// SFTP channels one upload spreads its writes over (one connection). More than one helps
-    /// on high-latency links where sshd's 2 MiB per-channel window caps throughput; 3 measured
-    /// best with shared/bench/wan.sh at 20 ms RTT (2: 90 MB/s, 3: 102, 4: 103).
+    /// on high-latency links where sshd's 2 MiB per-channel window caps throughput; unset,
+    /// chosen at connect from the round-trip time (3 up to 8).
     pub channels: Option<u32>,
     /// SFTP write requests in flight per channel.
     pub requests_in_flight: Option<u32>,

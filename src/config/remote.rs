@@ -160,9 +160,10 @@ fn resolve_sftp(
             ));
         }
     };
-    // 3 channels measured best with shared/bench/wan.sh at 20 ms RTT (2: 90 MB/s, 3: 102).
-    let channels = rv.channels.unwrap_or(3);
-    if !(1..=16).contains(&channels) {
+    // Unset: chosen at connect from the round-trip time (remote/sftp/open.rs).
+    if let Some(channels) = rv.channels
+        && !(1..=16).contains(&channels)
+    {
         return Err(
             whole(format!("channels = {channels} is out of range (1 to 16)"))
                 .with_key(key("channels")),
@@ -191,7 +192,7 @@ fn resolve_sftp(
         connect_timeout: rv
             .connect_timeout
             .map_or(std::time::Duration::from_secs(30), |d| d.get()),
-        channels: channels as usize,
+        channels: rv.channels.map(|c| c as usize),
         requests_in_flight: requests_in_flight as usize,
         write_order: rv.write_order,
         bandwidth: None,

@@ -116,7 +116,8 @@ pub struct SftpConfig {
     /// Where `known_hosts` or `host_key_fingerprint` is set.
     pub host_key_at: Place,
     pub connect_timeout: Duration,
-    pub channels: usize,
+    /// `None`: chosen at connect from the measured round-trip time (remote/sftp/open.rs).
+    pub channels: Option<usize>,
     pub requests_in_flight: usize,
     /// `None`: detected from what the server announces when the connection opens.
     pub write_order: Option<WriteOrder>,

@@ -4,35 +4,36 @@ use tokio::sync::mpsc;
 
 use super::{EntryKind, ErrorKind, Remote, RemoteError};
 
-/// Creates `path` and any missing parents. A parent that exists but is not a directory (a file,
-/// or a symlink: never followed) is an error.
+/// Creates `path` and any missing parents. A component that exists but is not a directory (a
+/// file, or a symlink: never followed) is an error. Looks from the deepest component up, so a
+/// missing job directory under an existing base costs two round trips, not one per component
+/// (each is a round trip over a WAN).
 pub async fn mkdir_all(remote: &dyn Remote, path: &str) -> Result<(), RemoteError> {
-    // The common case, one round trip: it exists already.
-    if let Some(e) = remote.stat(path).await?
-        && e.kind == EntryKind::Dir
-    {
-        return Ok(());
-    }
-    let mut prefix = String::new();
-    for part in path.split('/').filter(|p| !p.is_empty()) {
-        prefix.push('/');
-        prefix.push_str(part);
-        match remote.stat(&prefix).await? {
-            Some(e) if e.kind == EntryKind::Dir => {}
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let prefix = |n: usize| format!("/{}", parts[..n].join("/"));
+    // How many leading components exist, all directories (the root always does).
+    let mut have = parts.len();
+    while have > 0 {
+        let at = prefix(have);
+        match remote.stat(&at).await? {
+            Some(e) if e.kind == EntryKind::Dir => break,
             Some(e) => {
                 return Err(RemoteError::op(
                     ErrorKind::Other,
                     "mkdir",
-                    &prefix,
+                    &at,
                     format!("exists and is a {}, not a directory", e.kind.as_str()),
                 ));
             }
-            None => match remote.mkdir(&prefix).await {
-                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                    return Err(with_start_dir_hint(remote, path, e).await);
-                }
-                other => other?,
-            },
+            None => have -= 1,
+        }
+    }
+    for n in have + 1..=parts.len() {
+        match remote.mkdir(&prefix(n)).await {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                return Err(with_start_dir_hint(remote, path, e).await);
+            }
+            other => other?,
         }
     }
     Ok(())
@@ -114,7 +115,35 @@ pub async fn read_small(remote: &dyn Remote, path: &str, max: u64) -> Result<Vec
 
 #[cfg(test)]
 mod tests {
-    use super::chroot_relative;
+    use super::{chroot_relative, mkdir_all};
+    use crate::remote::local::Local;
+
+    #[tokio::test]
+    async fn mkdir_all_creates_what_is_missing_and_refuses_a_file_or_symlink_on_the_way() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_str().unwrap().to_string();
+        let local = Local::new(&base).unwrap();
+        let deep = format!("{base}/a/b/c");
+        mkdir_all(&local, &deep).await.unwrap();
+        assert!(std::path::Path::new(&deep).is_dir());
+        // Again: nothing to do.
+        mkdir_all(&local, &deep).await.unwrap();
+        std::fs::write(tmp.path().join("file"), b"x").unwrap();
+        let e = mkdir_all(&local, &format!("{base}/file/d"))
+            .await
+            .unwrap_err();
+        // Over SFTP the file is found on the way up; a local stat under it fails (ENOTDIR).
+        assert!(
+            e.to_string().to_lowercase().contains("not a directory"),
+            "{e}"
+        );
+        std::os::unix::fs::symlink(tmp.path().join("a"), tmp.path().join("link")).unwrap();
+        let e = mkdir_all(&local, &format!("{base}/link/d"))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+        assert!(!tmp.path().join("a/d").exists());
+    }
 
     #[test]
     fn the_path_inside_a_chroot_starts_at_what_the_account_sees() {

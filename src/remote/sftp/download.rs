@@ -52,7 +52,8 @@ impl Sftp {
         let result = self
             .read_pipelined(&s, &handle, path, limit, size, &tx)
             .await;
-        let _ = s.close(handle.as_str()).await;
+        // Nothing was written: the close's answer is not waited for (a round trip over a WAN).
+        drop(super::sent(Box::pin(s.close(handle.as_str()))).await);
         result
     }
 

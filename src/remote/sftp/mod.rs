@@ -8,14 +8,19 @@ mod connect;
 mod dirs;
 mod download;
 mod exec;
+mod handles;
 mod identity;
 pub mod known_hosts;
+mod open;
 mod scan;
 mod session;
 mod upload;
 mod write_order;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -209,6 +214,19 @@ pub(crate) fn status_error(
         other => (ErrorKind::Other, other.to_string()),
     };
     RemoteError::op(kind, op, path, message)
+}
+
+/// A request future polled once: russh-sftp puts a request on the wire when it is first
+/// polled, so it has left when this returns, in the order of these calls. Await the result
+/// for the answer, or drop it to ignore the answer.
+pub(super) async fn sent<'a, T: Send + 'a>(
+    mut request: Pin<Box<dyn Future<Output = T> + Send + 'a>>,
+) -> Pin<Box<dyn Future<Output = T> + Send + 'a>> {
+    let first = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(answered) => Box::pin(std::future::ready(answered)),
+        Poll::Pending => request,
+    }
 }
 
 /// True for the answer of a server that refuses an extension it advertised.

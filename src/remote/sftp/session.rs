@@ -8,8 +8,8 @@ use std::sync::Arc;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
 
-use super::write_order::{Decision, decide};
-use super::{Connection, entry_of, refused, status_error};
+use super::write_order::Decision;
+use super::{entry_of, refused, status_error};
 use crate::remote::bandwidth::Limit;
 use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 
@@ -19,15 +19,15 @@ pub(super) const REQUEST_TIMEOUT_SECS: u64 = 60;
 /// fsync of a large file on a busy disk can take far longer than russh-sftp's 10 s default.
 pub(super) const FSYNC_TIMEOUT_SECS: u64 = 300;
 /// Largest write we send: OpenSSH's sftp-server takes 256 KiB messages, minus headers.
-const MAX_WRITE: usize = 255 * 1024;
-const MAX_READ: usize = 255 * 1024;
+pub(super) const MAX_WRITE: usize = 255 * 1024;
+pub(super) const MAX_READ: usize = 255 * 1024;
 /// What every SFTP v3 server must accept.
-const SAFE_IO: usize = 32 * 1024;
+pub(super) const SAFE_IO: usize = 32 * 1024;
 /// Writes to a server that does not tell its limits: short enough that the request with its
 /// header fits one SSH packet of 32 KiB. ProFTPD's mod_sftp reassembles a request split over
 /// packets in one buffer shared by every channel of the connection and mixes the channels'
 /// writes up (proftpd/proftpd#1897: unknown handles, status 9, a crashed session).
-const SAFE_WRITE: usize = 32 * 1024 - 512;
+pub(super) const SAFE_WRITE: usize = 32 * 1024 - 512;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Extensions {
@@ -48,94 +48,7 @@ pub struct Sftp {
     pub(super) remote_name: String,
     /// `bandwidth`: every write and read request waits its turn here.
     pub(super) limit: Limit,
-    addr: String,
-}
-
-impl Connection {
-    /// Opens `remote.channels` SFTP channels.
-    pub async fn sftp(&self) -> Result<Sftp, RemoteError> {
-        let n = self.cfg.channels.max(1);
-        let addr = self.cfg.display_addr();
-        let mut sessions = Vec::with_capacity(n);
-        let mut ext = Extensions::default();
-        let mut write_order = None;
-        let (mut write_len, mut read_len) = (SAFE_WRITE, SAFE_IO);
-        for i in 0..n {
-            let ssh_err = |e: russh::Error| {
-                RemoteError::op(
-                    ErrorKind::Transient,
-                    "open SFTP channel",
-                    &addr,
-                    e.to_string(),
-                )
-            };
-            let channel = self.handle.channel_open_session().await.map_err(ssh_err)?;
-            channel
-                .request_subsystem(true, "sftp")
-                .await
-                .map_err(ssh_err)?;
-            let cfg = russh_sftp::client::Config {
-                max_packet_len: 512 * 1024,
-                request_timeout_secs: REQUEST_TIMEOUT_SECS,
-                ..Default::default()
-            };
-            let mut raw = RawSftpSession::new_with_config(channel.into_stream(), cfg);
-            let version = raw.init().await.map_err(|e| status_error("start", "", e))?;
-            if i == 0 {
-                let has = |name: &str| version.extensions.contains_key(name);
-                let server = self.server_version();
-                write_order = Some(decide(self.cfg.write_order, &server, has));
-                ext = Extensions {
-                    posix_rename: has("posix-rename@openssh.com"),
-                    fsync: has("fsync@openssh.com"),
-                    statvfs: has("statvfs@openssh.com"),
-                };
-                if has("limits@openssh.com")
-                    && let Ok(l) = raw.limits().await
-                {
-                    if l.max_write_len > 0 {
-                        write_len = (l.max_write_len as usize).min(MAX_WRITE);
-                    }
-                    if l.max_read_len > 0 {
-                        read_len = (l.max_read_len as usize).min(MAX_READ);
-                    }
-                }
-            }
-            if has_limits(&version) {
-                // Keep the raw session's own limit checks in line with the server's.
-                raw.set_limits(russh_sftp::client::rawsession::Limits {
-                    write_len: Some(write_len as u64),
-                    read_len: Some(read_len as u64),
-                    ..Default::default()
-                });
-            }
-            sessions.push(Arc::new(raw));
-        }
-        let write_order =
-            write_order.unwrap_or_else(|| decide(self.cfg.write_order, "", |_| false));
-        tracing::debug!(channels = n, write_len, read_len, ?ext, "SFTP ready");
-        tracing::debug!(
-            "writes in {} order: {}",
-            write_order.order_name(),
-            write_order.why
-        );
-        Ok(Sftp {
-            sessions,
-            ext,
-            write_len,
-            read_len,
-            in_flight: self.cfg.requests_in_flight.max(1),
-            lost: self.lost.clone(),
-            write_order,
-            remote_name: self.cfg.name.clone(),
-            limit: Limit::of_sftp(&self.cfg),
-            addr,
-        })
-    }
-}
-
-fn has_limits(v: &russh_sftp::protocol::Version) -> bool {
-    v.extensions.contains_key("limits@openssh.com")
+    pub(super) addr: String,
 }
 
 impl Sftp {

@@ -4,19 +4,20 @@
 //! window, not by requests in flight; where it takes writes only in order (write_order.rs),
 //! one handle on one channel gets them all.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use russh_sftp::client::RawSftpSession;
-use russh_sftp::protocol::{FileAttributes, OpenFlags};
+use russh_sftp::protocol::OpenFlags;
 use tokio::sync::mpsc;
 
+use super::handles::write_attrs;
 use super::{Sftp, refused, status_error};
-use crate::remote::{EntryKind, ErrorKind, RemoteError};
+use crate::remote::{ErrorKind, RemoteError};
 
 type WriteResult = Result<u64, RemoteError>;
 /// One write on its way: resolves with its byte count once the server answered.
@@ -78,10 +79,7 @@ impl Sftp {
 
     /// Creates `path` only if it is not there, with `data` in it (a lock).
     pub async fn create_new(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
-        let attrs = FileAttributes {
-            permissions: Some(0o600),
-            ..FileAttributes::empty()
-        };
+        let attrs = write_attrs();
         let flags = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
         let handle = match self.main().open(path, flags, attrs).await {
             Ok(h) => h.handle,
@@ -101,16 +99,29 @@ impl Sftp {
     }
 
     /// `spread`: write over every channel (large streams) or only the first (small files, where
-    /// opening a handle per channel would cost more round trips than it saves).
+    /// opening a handle per channel would cost more round trips than it saves). A stream that
+    /// ends within its first chunk is small: the first handle opens while that is found out,
+    /// and the others, when wanted, open together.
     async fn upload_with(
         &self,
         path: &str,
         mut rx: mpsc::Receiver<Vec<u8>>,
         spread: bool,
     ) -> Result<u64, RemoteError> {
-        let spread = spread && !self.write_order.is_sequential();
-        let handles = self.open_for_write(path, spread).await?;
-        let result = self.write_all(path, &handles, &mut rx).await;
+        let attrs = write_attrs();
+        let spread = spread && !self.write_order.is_sequential() && self.sessions.len() > 1;
+        let (first, head) = tokio::join!(self.open_new(path, &attrs), peek(&mut rx, spread));
+        let mut handles = vec![first?];
+        if head.len() > 1 {
+            match self.open_more(path, &attrs).await {
+                Ok(more) => handles.extend(more),
+                Err(e) => {
+                    self.close_all(path, &handles).await.ok();
+                    return Err(e);
+                }
+            }
+        }
+        let result = self.write_all(path, &handles, head, &mut rx).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
         drop(rx);
         let n = match result {
@@ -145,71 +156,6 @@ impl Sftp {
         Ok(n)
     }
 
-    async fn close_all(&self, path: &str, handles: &[String]) -> Result<(), RemoteError> {
-        let mut closed = Ok(());
-        for (s, h) in self.sessions.iter().zip(handles) {
-            if let Err(e) = s.close(h.as_str()).await
-                && closed.is_ok()
-            {
-                closed = Err(status_error("close", path, e));
-            }
-        }
-        closed
-    }
-
-    async fn open_for_write(&self, path: &str, spread: bool) -> Result<Vec<String>, RemoteError> {
-        let attrs = FileAttributes {
-            permissions: Some(0o600),
-            ..FileAttributes::empty()
-        };
-        let used = if spread { self.sessions.len() } else { 1 };
-        let mut handles = Vec::with_capacity(used);
-        handles.push(self.open_new(path, &attrs).await?);
-        for s in self.sessions.iter().take(used).skip(1) {
-            let h = s
-                .open(path, OpenFlags::WRITE, attrs.clone())
-                .await
-                .map_err(|e| status_error("create", path, e))?;
-            handles.push(h.handle);
-        }
-        Ok(handles)
-    }
-
-    /// Creates `path`, or truncates the regular file there. SFTP servers (OpenSSH, ProFTPD)
-    /// open through a symlink: a link the server put where we write is removed, never written
-    /// through. Exclusive first, so the usual case (a new file) costs no extra round trip.
-    async fn open_new(&self, path: &str, attrs: &FileAttributes) -> Result<String, RemoteError> {
-        let s = self.main();
-        let exclusive = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
-        let first = match s.open(path, exclusive, attrs.clone()).await {
-            Ok(h) => return Ok(h.handle),
-            Err(e) => status_error("create", path, e),
-        };
-        let flags = match self.stat(path).await? {
-            Some(e) if e.kind == EntryKind::File => {
-                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
-            }
-            Some(e) if e.kind == EntryKind::Symlink => {
-                tracing::warn!("{path} is a symlink on the server; it is replaced, not followed");
-                self.remove_file(path).await?;
-                exclusive
-            }
-            Some(_) => {
-                return Err(RemoteError::op(
-                    ErrorKind::Other,
-                    "create",
-                    path,
-                    "not a regular file on the server; it is left alone",
-                ));
-            }
-            None => return Err(first),
-        };
-        s.open(path, flags, attrs.clone())
-            .await
-            .map(|h| h.handle)
-            .map_err(|e| status_error("create", path, e))
-    }
-
     /// Sends every piece in offset order from this one task, at most `requests_in_flight` per
     /// channel unanswered; answers are awaited together, in whatever order they come. Whole
     /// chunks go to one handle in turn, so with several each channel writes long runs; with
@@ -218,6 +164,7 @@ impl Sftp {
         &self,
         path: &str,
         handles: &[String],
+        mut head: VecDeque<Vec<u8>>,
         rx: &mut mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, RemoteError> {
         let channels = handles.len();
@@ -226,7 +173,14 @@ impl Sftp {
         let mut offset = 0u64;
         let mut chunk_no = 0usize;
         let mut acked = 0u64;
-        while let Some(chunk) = rx.recv().await {
+        loop {
+            let chunk = match head.pop_front() {
+                Some(c) => c,
+                None => match rx.recv().await {
+                    Some(c) => c,
+                    None => break,
+                },
+            };
             let which = chunk_no % channels;
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
@@ -265,10 +219,24 @@ impl Sftp {
     }
 }
 
+/// The stream's first chunk, and its second where there is one: more than one chunk is worth
+/// spreading. Without `spread`, only the first.
+async fn peek(rx: &mut mpsc::Receiver<Vec<u8>>, spread: bool) -> VecDeque<Vec<u8>> {
+    let mut head = VecDeque::new();
+    let want = if spread { 2 } else { 1 };
+    while head.len() < want {
+        match rx.recv().await {
+            Some(c) => head.push_back(c),
+            None => break,
+        }
+    }
+    head
+}
+
 /// Where every write leaves: `data` at `at` is on its way to the server when this returns, and
-/// the future it gives resolves with the answer. russh-sftp queues a request only when its
-/// future is first polled, so it is polled once here: requests leave in the order of these
-/// calls (a task spawned per request would run whenever the scheduler picks it).
+/// the future it gives resolves with the answer. Sent at once (see [`super::sent`]): requests
+/// leave in the order of these calls (a task spawned per request would run whenever the
+/// scheduler picks it).
 async fn send_piece(
     session: &Arc<RawSftpSession>,
     handle: &str,
@@ -278,16 +246,12 @@ async fn send_piece(
 ) -> PendingWrite {
     let (session, handle, path) = (session.clone(), handle.to_string(), path.to_string());
     let n = data.len() as u64;
-    let mut write: PendingWrite = Box::pin(async move {
+    super::sent(Box::pin(async move {
         session
             .write(handle.as_str(), at, data)
             .await
             .map(|_| n)
             .map_err(|e| status_error("write", &path, e))
-    });
-    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(answered) => Box::pin(std::future::ready(answered)),
-        Poll::Pending => write,
-    }
+    }))
+    .await
 }

@@ -1,0 +1,93 @@
+//! Write handles of one upload: the file created (or a regular file there truncated, never a
+//! symlink followed) on the first channel, a handle on each other channel once it exists, all
+//! opened and closed together so that more channels cost no more round trips.
+
+use russh_sftp::protocol::{FileAttributes, OpenFlags};
+
+use super::{Sftp, status_error};
+use crate::remote::{EntryKind, ErrorKind, RemoteError};
+
+impl Sftp {
+    /// Closes every handle at once: one round trip, however many channels wrote.
+    pub(super) async fn close_all(
+        &self,
+        path: &str,
+        handles: &[String],
+    ) -> Result<(), RemoteError> {
+        let closing = self
+            .sessions
+            .iter()
+            .zip(handles)
+            .map(|(s, h)| s.close(h.as_str()));
+        let closed = futures::future::join_all(closing).await;
+        match closed.into_iter().find_map(Result::err) {
+            Some(e) => Err(status_error("close", path, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// A write handle on each channel after the first, opened together once the file exists.
+    pub(super) async fn open_more(
+        &self,
+        path: &str,
+        attrs: &FileAttributes,
+    ) -> Result<Vec<String>, RemoteError> {
+        let opening = self.sessions[1..]
+            .iter()
+            .map(|s| s.open(path, OpenFlags::WRITE, attrs.clone()));
+        let opened = futures::future::join_all(opening).await;
+        opened
+            .into_iter()
+            .map(|r| {
+                r.map(|h| h.handle)
+                    .map_err(|e| status_error("create", path, e))
+            })
+            .collect()
+    }
+
+    /// Creates `path`, or truncates the regular file there. SFTP servers (OpenSSH, ProFTPD)
+    /// open through a symlink: a link the server put where we write is removed, never written
+    /// through. Exclusive first, so the usual case (a new file) costs no extra round trip.
+    pub(super) async fn open_new(
+        &self,
+        path: &str,
+        attrs: &FileAttributes,
+    ) -> Result<String, RemoteError> {
+        let s = self.main();
+        let exclusive = OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE;
+        let first = match s.open(path, exclusive, attrs.clone()).await {
+            Ok(h) => return Ok(h.handle),
+            Err(e) => status_error("create", path, e),
+        };
+        let flags = match self.stat(path).await? {
+            Some(e) if e.kind == EntryKind::File => {
+                OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE
+            }
+            Some(e) if e.kind == EntryKind::Symlink => {
+                tracing::warn!("{path} is a symlink on the server; it is replaced, not followed");
+                self.remove_file(path).await?;
+                exclusive
+            }
+            Some(_) => {
+                return Err(RemoteError::op(
+                    ErrorKind::Other,
+                    "create",
+                    path,
+                    "not a regular file on the server; it is left alone",
+                ));
+            }
+            None => return Err(first),
+        };
+        s.open(path, flags, attrs.clone())
+            .await
+            .map(|h| h.handle)
+            .map_err(|e| status_error("create", path, e))
+    }
+}
+
+pub(super) fn write_attrs() -> FileAttributes {
+    FileAttributes {
+        permissions: Some(0o600),
+        ..FileAttributes::empty()
+    }
+}
