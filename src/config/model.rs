@@ -70,8 +70,8 @@ pub enum RemoteType {
     Local,
 }
 
-/// Every SFTP key is optional here so that validation can say which ones a `local` remote
-/// must not have and which ones an `sftp` remote lacks, with the file and line.
+/// Every SFTP key is optional, so validation can name (with file and line) those a `local`
+/// remote must not have and those an `sftp` remote lacks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Remote {
@@ -89,9 +89,8 @@ pub struct Remote {
     /// Base directory; snapshots go to `<path>/<job>/`. May hold `{host}`.
     pub path: Spanned<String>,
     pub connect_timeout: Option<HumanDuration>,
-    /// SFTP channels one upload spreads its writes over (one connection). More than one helps
-    /// on high-latency links where sshd's 2 MiB per-channel window caps throughput; unset,
-    /// chosen at connect from the round-trip time (3 up to 8).
+    /// SFTP channels of the one connection an upload spreads its writes over (sshd's 2 MiB
+    /// window per channel caps a long link); unset: 3 to 8, from the round-trip time.
     pub channels: Option<u32>,
     /// SFTP write requests in flight per channel.
     pub requests_in_flight: Option<u32>,
