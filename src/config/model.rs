@@ -37,8 +37,7 @@ pub struct Agent {
     pub metrics_file: Option<PathBuf>,
     pub metrics_listen: Option<Spanned<String>>,
     pub notify: Option<Notify>,
-    /// The name this machine goes by: in `{host}` of a remote's path, in each snapshot's
-    /// manifest and in the ownership record of a history. Default: the short host name.
+    /// This machine's name in `{host}`, manifests and ownership records (default: short host name).
     pub host_name: Option<Spanned<String>>,
     /// The default encryption of every job (age recipients).
     pub encryption: Option<Spanned<Encryption>>,
@@ -60,8 +59,7 @@ impl Default for Agent {
     }
 }
 
-/// What carries the bytes: an SFTP server, or a directory on this machine (a mounted disk,
-/// NFS, or the backup server itself).
+/// What carries the bytes: an SFTP server, or a directory here (a disk, NFS, the server itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum RemoteType {
@@ -205,8 +203,7 @@ pub struct Job {
     pub notify: Option<Notify>,
     #[serde(default)]
     pub compression: Compression,
-    /// A `Policy`'s keys, plus one sub-table per destination that overrides it
-    /// (`[jobs.X.retention.nas]`); split in `config::destinations`.
+    /// A `Policy`'s keys and per-destination sub-tables: see `config::destinations`.
     pub retention: Option<BTreeMap<String, Spanned<toml::Value>>>,
     pub encryption: Option<Spanned<Encryption>>,
 }
