@@ -388,8 +388,9 @@ fn a_stalled_destination_paces_the_others_within_the_buffer() {
         held_fast, later_fast,
         "the local copy waits for the stalled one"
     );
-    // The fan-out's chunks, plus what the stalled connection had taken in flight.
-    assert!(ahead < (24 << 20), "{ahead} bytes ahead");
+    // The fan-out's 8 chunks, plus what the stalled connection had taken in flight (3 channels
+    // x 16 requests x 255 KiB) and the producer's own channel.
+    assert!(ahead < (32 << 20), "{ahead} bytes ahead");
     assert!(
         held_fast < (64 << 20),
         "the local copy did not run to the end alone"

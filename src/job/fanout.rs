@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
-/// Chunks (1 MiB) a destination may lag behind the fastest, per stream: the producer's own
-/// channel already absorbs bursts, so this only has to keep every destination busy.
-pub const DEPTH: usize = 2;
+/// Chunks (1 MiB) a destination may lag behind the fastest, per stream. Deep enough that the
+/// destinations' uneven moments (a readback, a slow write) do not stall one another: on the
+/// 20,000-file tree to two remotes, 2 chunks cost 1.67x a one-remote run and 8 cost 1.33x, at
+/// the same peak RSS (shared/bench/baseline.sh, BACKUP_SECOND_REMOTE=1).
+pub const DEPTH: usize = 8;
 
 /// Which destinations have left the run, shared by all of its streams.
 #[derive(Debug)]
