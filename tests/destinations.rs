@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::hosts::ids as snapshots;
+use common::snap::sha256sum_c;
 use common::{backup, backup_cmd, describe, http::Recorder, toml_str};
 
 struct Fleet {
@@ -98,28 +100,6 @@ impl Fleet {
     fn dumps(&self) -> usize {
         fs::read_to_string(&self.counter).map_or(0, |s| s.lines().count())
     }
-}
-
-fn snapshots(job_dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(job_dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.') && n.ends_with('Z'))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-fn sha256sum_c(dir: &Path) {
-    let out = std::process::Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
 }
 
 #[test]
