@@ -33,6 +33,9 @@ pub enum JobError {
     Timeout(Duration),
     #[error("{0}")]
     Local(String),
+    /// Every destination left the run mid-stream; their own errors are what the run reports.
+    #[error("no destination is left in the run")]
+    NoneLeft,
     /// Some or all of a job's destinations have no new snapshot; each named with its error.
     #[error("{message}")]
     Destinations { message: String, transient: bool },

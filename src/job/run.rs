@@ -230,7 +230,7 @@ async fn write_snapshot(
         }
     }
     let mut streamed = match streamed {
-        Err(e) if streams::is_none_left(&e) => return Ok(()),
+        Err(JobError::NoneLeft) => return Ok(()),
         other => other?,
     };
     guards::check_all(job, &streamed.commands, &previous)?;

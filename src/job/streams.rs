@@ -74,9 +74,6 @@ struct Out<'a> {
     failures: &'a Failures,
 }
 
-/// When every destination has left the run: the run fails with their errors (`Failures`).
-const NONE_LEFT: &str = "no destination is left in the run";
-
 type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<Part, JobError>> + Send + 'a>>;
 
 /// Fails before anything is uploaded when a command's `user` cannot be used.
@@ -88,7 +85,7 @@ pub fn check_commands(job: &JobConfig) -> Result<(), JobError> {
 }
 
 /// Every stream to every sink. `Err` is a failure of the run itself (a source or a command),
-/// or [`is_none_left`] when every destination failed (their errors are in `failures`).
+/// or [`JobError::NoneLeft`] when every destination failed (their errors are in `failures`).
 pub async fn stream_all(
     job: &JobConfig,
     sinks: &[Sink<'_>],
@@ -126,10 +123,6 @@ pub async fn stream_all(
         }
     }
     Ok(out)
-}
-
-pub fn is_none_left(e: &JobError) -> bool {
-    matches!(e, JobError::Local(m) if m == NONE_LEFT)
 }
 
 impl Out<'_> {
@@ -194,7 +187,7 @@ async fn sources(
         .map_err(|e| JobError::Local(format!("source reader: {e}")))?
         .map_err(|_| JobError::Local("the source reader panicked".into()))?;
     if out.none_left() {
-        return Err(JobError::Local(NONE_LEFT.into()));
+        return Err(JobError::NoneLeft);
     }
     let made = produced.map_err(|e| JobError::Local(format!("reading the sources failed: {e}")))?;
     let file = out.settle(&name, &sent, &made.digest)?;
@@ -222,7 +215,7 @@ async fn command(
         .map_err(|_| JobError::Local(format!("the producer of {name} panicked")))?;
     drop(guard);
     if out.none_left() {
-        return Err(JobError::Local(NONE_LEFT.into()));
+        return Err(JobError::NoneLeft);
     }
     let made = produced.map_err(|e| JobError::Command(e.to_string()))?;
     let file = out.settle(&name, &sent, &made.digest)?;
