@@ -3,16 +3,23 @@
 //! (a link to a device, a file that keeps growing) cannot keep a reader busy forever.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::sync::mpsc;
 
-use super::{Sftp, status_error};
+use super::{Sftp, sent, status_error};
 use crate::remote::{EntryKind, ErrorKind, ReadEnd, RemoteError};
 
-type PendingRead = tokio::task::JoinHandle<Result<Vec<u8>, russh_sftp::client::error::Error>>;
+/// A read whose request is already queued on the channel (see [`sent`]), so the handle's
+/// close, queued after it, reaches the server after it. A read spawned as a task could still be
+/// sending when the close went out: servers answer that read "invalid handle", a status code
+/// SFTP v3 lacks, which russh-sftp takes as a broken session (seen with ProFTPD).
+type PendingRead<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<u8>, russh_sftp::client::error::Error>> + Send + 'a>>;
 
 impl Sftp {
     /// Reads the regular file `path` from the start, sending chunks in order to `tx`, at most
@@ -68,17 +75,15 @@ impl Sftp {
     ) -> Result<ReadEnd, RemoteError> {
         let len = self.read_len as u64;
         let depth = self.in_flight.clamp(4, 64);
-        let mut queue: VecDeque<(u64, PendingRead)> = VecDeque::new();
+        let mut queue: VecDeque<(u64, PendingRead<'_>)> = VecDeque::new();
         let mut next = 0u64;
         let mut end = ReadEnd {
             bytes: 0,
             over_limit: false,
         };
-        let spawn = |at: u64| {
-            let s = s.clone();
-            let h = handle.to_string();
-            tokio::spawn(async move {
-                match s.read(h.as_str(), at, len as u32).await {
+        let request = |at: u64| -> PendingRead<'_> {
+            Box::pin(async move {
+                match s.read(handle, at, len as u32).await {
                     Ok(d) => Ok(d.data),
                     Err(russh_sftp::client::error::Error::Status(st))
                         if st.status_code == StatusCode::Eof =>
@@ -89,11 +94,8 @@ impl Sftp {
                 }
             })
         };
-        let stop = |queue: &mut VecDeque<(u64, PendingRead)>| {
-            for (_, t) in queue.drain(..) {
-                t.abort();
-            }
-        };
+        // Reads still in flight are dropped, not waited for: their answers are discarded.
+        let stop = |queue: &mut VecDeque<(u64, PendingRead<'_>)>| queue.clear();
         loop {
             // Ranges up to and including the byte at `limit`, the probe for "more".
             while queue.len() < depth && next <= limit {
@@ -102,16 +104,13 @@ impl Sftp {
                 self.limit
                     .take(len.min(size.saturating_sub(next)) as usize)
                     .await;
-                queue.push_back((next, spawn(next)));
+                queue.push_back((next, sent(request(next)).await));
                 next += len;
             }
             let Some((at, task)) = queue.pop_front() else {
                 break;
             };
-            let mut data = task
-                .await
-                .map_err(|e| RemoteError::op(ErrorKind::Other, "read", path, e.to_string()))?
-                .map_err(|e| status_error("read", path, e))?;
+            let mut data = task.await.map_err(|e| status_error("read", path, e))?;
             if data.is_empty() {
                 stop(&mut queue);
                 break;
