@@ -2,6 +2,8 @@
 //! `state_dir/daemon.heartbeat` and the metrics file is rewritten, so `backup_daemon_heartbeat_timestamp_seconds` ages when the
 //! daemon dies, even though the metrics file it left behind is still scraped.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::{Interval, MissedTickBehavior};
@@ -21,9 +23,21 @@ pub fn interval() -> Interval {
     i
 }
 
-pub fn beat<R: Runner, C: Clock>(sh: &Shared<R, C>, config: &Config) {
-    if let Err(e) = heartbeat::write(&sh.state_dir, sh.clock.now()) {
-        tracing::warn!("{e}");
-    }
-    metrics::refresh(config, &sh.state_dir);
+pub fn beat<R: Runner, C: Clock>(sh: &Shared<R, C>, config: Arc<Config>) {
+    let (dir, now) = (sh.state_dir.clone(), sh.clock.now());
+    // Not awaited: the state file's flock and the fsyncs run on the blocking pool, never on a
+    // worker thread the timers and signals need; metrics::write orders concurrent writers.
+    drop(tokio::task::spawn_blocking(move || {
+        if let Err(e) = heartbeat::write(&dir, now) {
+            tracing::warn!("{e}");
+        }
+        metrics::refresh(&config, &dir);
+    }));
+}
+
+/// [`metrics::refresh`] on the blocking pool, not awaited (see [`beat`]).
+pub fn refresh_metrics(config: Arc<Config>, dir: PathBuf) {
+    drop(tokio::task::spawn_blocking(move || {
+        metrics::refresh(&config, &dir)
+    }));
 }

@@ -19,7 +19,7 @@ use super::runner::Runner;
 use super::timer;
 use super::verify;
 use crate::config::{Config, ConfigError};
-use crate::report::{metrics, state};
+use crate::report::state;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -54,9 +54,10 @@ pub async fn serve<R: Runner, C: Clock>(
     });
     sh.board.set_timezone(config.agent.timezone);
     let plans = start_plans(&sh, &config).await;
-    metrics::refresh(&config, &sh.state_dir);
     let listen = config.agent.metrics_listen;
-    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let config = Arc::new(config);
+    heartbeat::refresh_metrics(config.clone(), sh.state_dir.clone());
+    let (config_tx, config_rx) = watch::channel(config);
     let metrics_server = match listen {
         Some(addr) => metrics_http::spawn(addr, config_rx.clone(), sh.state_dir.clone()).await,
         None => None,
@@ -82,8 +83,9 @@ pub async fn serve<R: Runner, C: Clock>(
                         live.insert(name.clone());
                         timers.spawn(job_task(sh.clone(), name, config_rx.clone(), None));
                     }
-                    metrics::refresh(&new, &sh.state_dir);
-                    let _ = config_tx.send(Arc::new(new));
+                    let new = Arc::new(new);
+                    heartbeat::refresh_metrics(new.clone(), sh.state_dir.clone());
+                    let _ = config_tx.send(new);
                 }
                 Some(Control::Shutdown) | None => break,
             },
@@ -94,7 +96,7 @@ pub async fn serve<R: Runner, C: Clock>(
                 live = config_tx.borrow().jobs.keys().filter(|n| live.contains(*n)).cloned().collect();
             }
             _ = tick(&mut watchdog) => board::watchdog(),
-            _ = pulse.tick() => heartbeat::beat(&sh, &config_tx.borrow()),
+            _ = pulse.tick() => heartbeat::beat(&sh, config_tx.borrow().clone()),
         }
     }
     board::stopping();
@@ -104,7 +106,7 @@ pub async fn serve<R: Runner, C: Clock>(
         humantime::format_duration(timeout)
     );
     let _ = stop_tx.send(true);
-    let beat = || heartbeat::beat(&sh, &config_tx.borrow());
+    let beat = || heartbeat::beat(&sh, config_tx.borrow().clone());
     let drained = tokio::select! {
         r = tokio::time::timeout(timeout, drain(&mut timers, &mut watchdog, &mut pulse, &beat)) => r.is_ok(),
         _ = control.recv() => {

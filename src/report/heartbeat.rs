@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::files::adopt_owner;
+use super::files::{Durable, replace};
 
 pub const FILE: &str = "daemon.heartbeat";
 
@@ -15,21 +15,15 @@ fn path(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE)
 }
 
-/// Replaces the file (temp file + rename, so a reader never sees half a line).
+/// Replaces the file ([`replace`]: a reader never sees half a line).
 pub fn write(state_dir: &Path, at: DateTime<Utc>) -> Result<(), String> {
-    let tmp = state_dir.join(format!(".{FILE}.{}.tmp", std::process::id()));
     let line = format!(
         "{}\n",
         at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     );
     fs_err::create_dir_all(state_dir)
-        .and_then(|()| fs_err::write(&tmp, line))
-        .and_then(|()| {
-            adopt_owner(&tmp, state_dir);
-            fs_err::rename(&tmp, path(state_dir))
-        })
+        .and_then(|()| replace(&path(state_dir), line.as_bytes(), 0o644, Durable::No))
         .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
             format!(
                 "cannot write the daemon heartbeat: {e}\nhint: check that state_dir is writable"
             )

@@ -7,12 +7,11 @@
 //! for 26 hours" alert fires for it too instead of finding no series at all.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::files::adopt_owner;
+use super::files::{self, Durable};
 use super::state::{self, JobState, State};
 use crate::config::Config;
 
@@ -207,27 +206,18 @@ pub fn current(config: &Config, state_dir: &Path) -> String {
     text
 }
 
-/// Rewrites `agent.metrics_file` atomically (temp file + rename), so the node_exporter never
-/// reads half a file. Not fsynced: it is rendered afresh from the state at every write (the
-/// daemon's heartbeat rewrites it every minute), so a crash costs nothing a minute fixes.
+/// Rewrites `agent.metrics_file` atomically and durably ([`files::replace`]): after a crash
+/// the file says what the state file says, not the run before it.
 pub fn write(config: &Config, state_dir: &Path) -> Result<(), String> {
+    // One writer at a time, each rendering after the one before it renamed: without this the
+    // heartbeat's render of the state before a run could land after the run's own.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let target = &config.agent.metrics_file;
     let text = current(config, state_dir);
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "metrics.prom".into());
-    // Not `*.prom`: node_exporter's textfile collector ignores it while it is written.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .and_then(|()| {
-            adopt_owner(&tmp, dir);
-            std::fs::rename(&tmp, target)
-        });
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    files::replace(target, text.as_bytes(), 0o644, Durable::Yes).map_err(|e| {
         format!(
             "cannot write the metrics file {}: {e}\nhint: check agent.metrics_file and that its directory exists and is writable",
             target.display()

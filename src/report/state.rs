@@ -8,7 +8,6 @@
 //! half of one, and a power cut after the update returned leaves the new one.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -16,7 +15,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::destinations::DestinationState;
-use super::files::{adopt_owner, sync_dir};
+use super::files::{Durable, adopt_owner, replace};
 use crate::outcome::{DestinationResult, Outcome, RunReport, VerifyReport};
 
 pub const STATE_FILE: &str = "state.json";
@@ -155,15 +154,8 @@ pub fn update(state_dir: &Path, f: impl FnOnce(&mut State)) -> Result<(), String
     });
     f(&mut state);
     let target = path(state_dir);
-    let tmp = state_dir.join(format!(".{STATE_FILE}.{}.tmp", std::process::id()));
     let text = serde_json::to_vec_pretty(&state).map_err(|e| e.to_string())?;
-    let mut file = fs_err::File::create(&tmp).map_err(io)?;
-    file.write_all(&text)
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    adopt_owner(&tmp, state_dir);
-    fs_err::rename(&tmp, &target).map_err(io)?;
-    sync_dir(state_dir).map_err(io)
+    replace(&target, &text, 0o644, Durable::Yes).map_err(io)
 }
 
 /// Records one finished run.
