@@ -38,13 +38,15 @@ pub async fn prune(
     tz: Tz,
     protect: Option<SnapshotId>,
 ) -> Result<Pruned, JobError> {
-    let (finished, warnings) = repo.finish_deletions().await?;
+    // One listing for both: the `.deleting` directories finished are not snapshots.
+    let entries = repo.entries().await?;
+    let (finished, warnings) = repo.finish_deletions_among(&entries).await?;
     let mut out = Pruned {
         finished,
         warnings,
         ..Pruned::default()
     };
-    let listing = repo.listing().await?;
+    let listing = repo.listing_among(entries).await?;
     let names: Vec<String> = listing.snapshots.iter().map(|s| s.id.to_string()).collect();
     out.damaged = listing.damaged;
     out.decisions = retention::apply(&names, policy, tz);

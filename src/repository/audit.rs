@@ -71,10 +71,10 @@ impl Repository {
             // The newest snapshot is what `latest` would restore: if it is damaged, that is the
             // finding, whatever an older one says.
             _ => {
-                let newest = self.resolve("latest").await?;
                 let listing = self.listing().await?;
-                let newer: Vec<_> = listing
-                    .damaged
+                let all_damaged = listing.damaged.clone();
+                let newest = self.resolve_among("latest", listing)?;
+                let newer: Vec<_> = all_damaged
                     .into_iter()
                     .filter(|d| d.id > newest.id)
                     .collect();

@@ -63,10 +63,16 @@ impl Repository {
     /// The first half of [`begin`](Self::begin), for a run that picks one id free on several
     /// histories: removes what crashed runs left and says which ids are taken here.
     pub async fn clear(&self) -> Result<Cleared, RepoError> {
-        mkdir_all(self.remote.as_ref(), self.dir.path()).await?;
+        // The listing goes out with the look at the directory, not a round trip after it, and
+        // is used only once that look found a directory (or made it: then it listed nothing).
+        let (made, listed) = tokio::join!(
+            mkdir_all(self.remote.as_ref(), self.dir.path()),
+            self.entries()
+        );
+        made?;
         let (mut taken, mut removed) = (Vec::new(), Vec::new());
         let mut warnings = Vec::new();
-        for e in self.entries().await? {
+        for e in listed? {
             match Entry::classify(&e.name) {
                 Entry::Partial(id) => {
                     tracing::info!(

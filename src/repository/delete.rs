@@ -6,7 +6,7 @@
 
 use super::{RepoError, Repository};
 use crate::layout::{Entry, SnapshotId};
-use crate::remote::{EntryKind, Remote};
+use crate::remote::{DirEntry, EntryKind, Remote};
 
 /// Deeper than this is not a tree this program wrote (a snapshot is flat).
 const MAX_DEPTH: usize = 8;
@@ -24,8 +24,16 @@ impl Repository {
     /// Finishes removals that an interrupted prune began; returns their ids, and what it found
     /// and left alone (a symlink where a `.deleting` directory should be).
     pub async fn finish_deletions(&self) -> Result<(Vec<SnapshotId>, Vec<String>), RepoError> {
+        self.finish_deletions_among(&self.entries().await?).await
+    }
+
+    /// [`finish_deletions`](Self::finish_deletions) among the history's entries as listed.
+    pub async fn finish_deletions_among(
+        &self,
+        entries: &[DirEntry],
+    ) -> Result<(Vec<SnapshotId>, Vec<String>), RepoError> {
         let (mut done, mut left) = (Vec::new(), Vec::new());
-        for e in self.entries().await? {
+        for e in entries {
             if let Entry::Deleting(id) = Entry::classify(&e.name) {
                 tracing::info!(
                     "finishing the removal of snapshot {id}, which an earlier prune began"
@@ -54,7 +62,8 @@ impl Repository {
         remove_tree(self.remote.as_ref(), &path).await
     }
 
-    pub(super) async fn entries(&self) -> Result<Vec<crate::remote::DirEntry>, RepoError> {
+    /// The history directory's entries; none when it does not exist yet.
+    pub async fn entries(&self) -> Result<Vec<DirEntry>, RepoError> {
         match self.remote.list(self.dir.path()).await {
             Ok(e) => Ok(e),
             Err(e) if e.is_not_found() => Ok(Vec::new()),

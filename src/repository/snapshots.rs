@@ -5,10 +5,16 @@
 use super::gate::{check_manifest, escape};
 use super::{Damaged, Listing, RepoError, Repository, Snapshot};
 use crate::layout::{self, Entry, Manifest, SnapshotId};
-use crate::remote::{EntryKind, ErrorKind, read_small};
+use futures::StreamExt;
+
+use crate::remote::{DirEntry, EntryKind, ErrorKind, read_small};
 
 /// Largest manifest we read; anything bigger was not written by this program.
 pub(super) const MAX_MANIFEST: u64 = 16 * 1024 * 1024;
+
+/// Manifests read at once: each is three requests on the first channel, pipelined; 16 bound
+/// the memory (16 x [`MAX_MANIFEST`] at the very worst) and the server's open handles.
+const MANIFESTS_IN_FLIGHT: usize = 16;
 
 impl Repository {
     /// Every directory that claims to be a snapshot, intact or damaged, oldest first. A
@@ -16,12 +22,15 @@ impl Repository {
     /// `.partial` and `.deleting` directories are never snapshots. One damaged snapshot does not
     /// hide the others.
     pub async fn listing(&self) -> Result<Listing, RepoError> {
-        let entries = match self.remote.list(self.dir.path()).await {
-            Ok(e) => e,
-            Err(e) if e.is_not_found() => return Ok(Listing::default()),
-            Err(e) => return Err(e.into()),
-        };
+        self.listing_among(self.entries().await?).await
+    }
+
+    /// [`listing`](Self::listing) from the history's entries as already listed. The manifests
+    /// are read [`MANIFESTS_IN_FLIGHT`] at a time: one after another, a history of 30
+    /// snapshots cost 90 round trips after every run (4.5 s at 50 ms).
+    pub async fn listing_among(&self, entries: Vec<DirEntry>) -> Result<Listing, RepoError> {
         let mut out = Listing::default();
+        let mut dirs = Vec::new();
         for e in entries {
             let id = match Entry::classify(&e.name) {
                 Entry::Snapshot(id) => id,
@@ -45,12 +54,19 @@ impl Repository {
                 });
                 continue;
             }
-            match self.manifest_of(id).await? {
+            dirs.push(id);
+        }
+        let mut read = futures::stream::iter(dirs)
+            .map(|id| async move { (id, self.manifest_of(id).await) })
+            .buffered(MANIFESTS_IN_FLIGHT);
+        while let Some((id, manifest)) = read.next().await {
+            match manifest? {
                 None => {}
                 Some(Ok(manifest)) => out.snapshots.push(Snapshot { id, manifest }),
                 Some(Err(problem)) => out.damaged.push(Damaged { id, problem }),
             }
         }
+        out.damaged.sort_by_key(|d| d.id);
         for d in &out.damaged {
             tracing::warn!(job = %self.job, "snapshot {} is damaged: {}", d.id, d.problem);
         }
@@ -63,21 +79,12 @@ impl Repository {
         id: SnapshotId,
     ) -> Result<Option<Result<Manifest, String>>, RepoError> {
         let path = format!("{}/{}", self.dir.snapshot(id), layout::MANIFEST_FILE);
-        let bytes = match self.remote.stat(&path).await? {
-            None => return Ok(None),
-            Some(e) if e.kind != EntryKind::File => {
-                return Ok(Some(Err(format!(
-                    "{} is a {}, not a file",
-                    layout::MANIFEST_FILE,
-                    e.kind.as_str()
-                ))));
-            }
-            Some(_) => match read_small(self.remote.as_ref(), &path, MAX_MANIFEST).await {
-                Ok(b) => b,
-                Err(e) if e.is_transient() => return Err(e.into()),
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Ok(Some(Err(format!("its manifest cannot be read: {e}")))),
-            },
+        // The read looks (no-follow) before it opens, and reads only a regular file.
+        let bytes = match read_small(self.remote.as_ref(), &path, MAX_MANIFEST).await {
+            Ok(b) => b,
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Ok(Some(Err(format!("its manifest cannot be read: {e}")))),
         };
         Ok(Some(match Manifest::from_json(&bytes) {
             Ok(m) => check_manifest(&m, &self.job, id).map(|()| m),
@@ -90,27 +97,38 @@ impl Repository {
         Ok(self.listing().await?.snapshots)
     }
 
+    /// The id `which` names, `None` for `latest`.
+    fn wanted(&self, which: &str) -> Result<Option<SnapshotId>, RepoError> {
+        if which == "latest" {
+            return Ok(None);
+        }
+        SnapshotId::parse(which)
+            .map(Some)
+            .ok_or_else(|| RepoError::NoSnapshot {
+                message: format!(
+                    "\"{}\" is not a snapshot id (YYYYMMDDTHHMMSSZ) nor `latest`",
+                    escape(which)
+                ),
+                hint: format!("`backup list {}` shows the snapshots", self.job),
+            })
+    }
+
     /// The committed snapshot `which` names: an id, or `latest` (the newest intact one; when
     /// newer snapshots are damaged, it says so before using an older one).
     pub async fn resolve(&self, which: &str) -> Result<Snapshot, RepoError> {
+        // A name that is no id fails before anything is asked of the server.
+        self.wanted(which)?;
+        self.resolve_among(which, self.listing().await?)
+    }
+
+    /// [`resolve`](Self::resolve) in a listing already made.
+    pub fn resolve_among(&self, which: &str, listing: Listing) -> Result<Snapshot, RepoError> {
         let job = &self.job;
-        let wanted = if which == "latest" {
-            None
-        } else {
-            Some(
-                SnapshotId::parse(which).ok_or_else(|| RepoError::NoSnapshot {
-                    message: format!(
-                        "\"{}\" is not a snapshot id (YYYYMMDDTHHMMSSZ) nor `latest`",
-                        escape(which)
-                    ),
-                    hint: format!("`backup list {job}` shows the snapshots"),
-                })?,
-            )
-        };
+        let wanted = self.wanted(which)?;
         let Listing {
             mut snapshots,
             damaged,
-        } = self.listing().await?;
+        } = listing;
         match wanted {
             None => {
                 let found = snapshots.pop().ok_or_else(|| match damaged.last() {

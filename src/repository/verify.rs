@@ -4,6 +4,7 @@
 //! computed where the data is (`sha256sum` on the server, or the local remote) or by reading
 //! every byte back, never more bytes than recorded.
 
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -68,9 +69,13 @@ pub async fn check_files(
     };
     // Sizes first: cheap, and a missing file must not make `sha256sum` fail for the others.
     let mut to_hash = Vec::new();
-    for f in files {
-        let path = format!("{dir}/{}", f.name);
-        let problem = match remote.stat(&path).await? {
+    // Looked at together, not one round trip per stream (at most 32 at once: the manifest
+    // comes from the server, and so does the number of files it names).
+    let paths: Vec<String> = files.iter().map(|f| format!("{dir}/{}", f.name)).collect();
+    let looks: Vec<_> = paths.iter().map(|p| remote.stat(p)).collect();
+    let seen: Vec<_> = futures::stream::iter(looks).buffered(32).collect().await;
+    for ((f, path), seen) in files.iter().zip(paths).zip(seen) {
+        let problem = match seen? {
             None => Some(format!("{}: missing on the server", f.name)),
             Some(e) if e.kind != EntryKind::File => Some(format!(
                 "{}: a {} on the server, not a file; it is not read",
@@ -203,8 +208,12 @@ impl Repository {
         mode: VerifyMode,
     ) -> Result<SnapshotCheck, RepoError> {
         let dir = self.dir.snapshot(snap.id);
-        let problems = self.compare_sums(&dir, &snap.manifest.files).await?;
-        let checked = check_files(self.remote.as_ref(), &dir, &snap.manifest.files, mode).await?;
+        // Together: the checksum list is read while the files are looked at (and read back).
+        let (problems, checked) = tokio::join!(
+            self.compare_sums(&dir, &snap.manifest.files),
+            check_files(self.remote.as_ref(), &dir, &snap.manifest.files, mode)
+        );
+        let (problems, checked) = (problems?, checked?);
         Ok(SnapshotCheck {
             id: snap.id.to_string(),
             files: checked.files,

@@ -43,8 +43,7 @@ pub(super) fn ssh_config(host_key_algs: Vec<russh::keys::Algorithm>) -> client::
         preferred,
         keepalive_interval: Some(KEEPALIVE_INTERVAL),
         keepalive_max: KEEPALIVE_MAX,
-        // Our receive window: large enough that reading back over a WAN is not window-bound.
-        window_size: 16 * 1024 * 1024,
+        window_size: super::session::CLIENT_WINDOW,
         nodelay: true,
         ..Default::default()
     }

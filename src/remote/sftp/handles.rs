@@ -2,9 +2,12 @@
 //! symlink followed) on the first channel, a handle on each other channel once it exists, all
 //! opened and closed together so that more channels cost no more round trips.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
 
-use super::{Sftp, status_error};
+use super::{Sftp, sent, status_error};
 use crate::remote::{EntryKind, ErrorKind, RemoteError};
 
 impl Sftp {
@@ -14,16 +17,18 @@ impl Sftp {
         path: &str,
         handles: &[String],
     ) -> Result<(), RemoteError> {
-        let closing = self
-            .sessions
-            .iter()
-            .zip(handles)
-            .map(|(s, h)| s.close(h.as_str()));
-        let closed = futures::future::join_all(closing).await;
-        match closed.into_iter().find_map(Result::err) {
-            Some(e) => Err(status_error("close", path, e)),
-            None => Ok(()),
+        closed(path, self.send_closes(handles).await).await
+    }
+
+    /// A close for each handle, on its way (see [`super::sent`]) when this returns: behind
+    /// whatever was sent before on the same channel.
+    pub(super) async fn send_closes(&self, handles: &[String]) -> Vec<PendingClose> {
+        let mut closes = Vec::with_capacity(handles.len());
+        for (s, h) in self.sessions.iter().zip(handles) {
+            let (s, h) = (s.clone(), h.clone());
+            closes.push(sent(Box::pin(async move { s.close(h.as_str()).await.map(drop) })).await);
         }
+        closes
     }
 
     /// A write handle on each channel after the first, opened together once the file exists.
@@ -82,6 +87,19 @@ impl Sftp {
             .await
             .map(|h| h.handle)
             .map_err(|e| status_error("create", path, e))
+    }
+}
+
+/// A close sent, resolving with the server's answer.
+pub(super) type PendingClose =
+    Pin<Box<dyn Future<Output = Result<(), russh_sftp::client::error::Error>> + Send>>;
+
+/// The answers of `closes`, the first error among them named as the close of `path`.
+pub(super) async fn closed(path: &str, closes: Vec<PendingClose>) -> Result<(), RemoteError> {
+    let answers = futures::future::join_all(closes).await;
+    match answers.into_iter().find_map(Result::err) {
+        Some(e) => Err(status_error("close", path, e)),
+        None => Ok(()),
     }
 }
 

@@ -18,6 +18,10 @@ use crate::remote::{DirEntry, EntryKind, ErrorKind, RemoteError};
 pub(super) const REQUEST_TIMEOUT_SECS: u64 = 60;
 /// fsync of a large file on a busy disk can take far longer than russh-sftp's 10 s default.
 pub(super) const FSYNC_TIMEOUT_SECS: u64 = 300;
+/// Our receive window on every channel: reading back over a WAN must not be window-bound.
+pub(super) const CLIENT_WINDOW: u32 = 16 * 1024 * 1024;
+/// Most reads one download keeps in flight.
+pub(super) const MAX_READS_IN_FLIGHT: usize = 64;
 /// Largest write we send: OpenSSH's sftp-server takes 256 KiB messages, minus headers.
 pub(super) const MAX_WRITE: usize = 255 * 1024;
 pub(super) const MAX_READ: usize = 255 * 1024;

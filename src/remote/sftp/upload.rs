@@ -85,16 +85,12 @@ impl Sftp {
             Ok(h) => h.handle,
             Err(e) => return Err(self.exists_or(status_error("create", path, e), path).await),
         };
-        let written = self
-            .main()
-            .write(handle.as_str(), 0, data.to_vec())
-            .await
-            .map_err(|e| status_error("write", path, e));
-        let closed = self
-            .main()
-            .close(handle.as_str())
-            .await
-            .map_err(|e| status_error("close", path, e));
+        // The write and the close leave together: one round trip, answered in order.
+        let s = self.main();
+        let write = super::sent(Box::pin(s.write(handle.as_str(), 0, data.to_vec()))).await;
+        let closes = self.send_closes(std::slice::from_ref(&handle)).await;
+        let written = write.await.map_err(|e| status_error("write", path, e));
+        let closed = super::handles::closed(path, closes).await;
         written.and(closed).map(|_| ())
     }
 
@@ -124,40 +120,70 @@ impl Sftp {
         let result = self.write_all(path, &handles, head, &mut rx).await;
         // Stop the producer promptly if we failed: it sees a closed channel.
         drop(rx);
-        let n = match result {
+        let (n, mut pending) = match result {
             // A lost or stalled connection would only make each close wait for its timeout.
             Err(e) if e.is_transient() => return Err(e),
             Err(e) => {
                 self.close_all(path, &handles).await.ok();
                 return Err(e);
             }
-            Ok(n) => n,
+            Ok(written) => written,
         };
-        if self.ext.fsync {
-            self.main().set_timeout(super::session::FSYNC_TIMEOUT_SECS);
-            let r = self.main().fsync(handles[0].as_str()).await;
-            self.main()
-                .set_timeout(super::session::REQUEST_TIMEOUT_SECS);
-            match r.map_err(|e| status_error("fsync", path, e)) {
+        // One handle: the server takes a channel's requests in order, so the fsync and close go
+        // out behind the last writes, not a round trip after each. Several channels are several
+        // server processes: every write is answered before the fsync on the first handle.
+        if handles.len() > 1
+            && let Err(e) = self.drain(&mut pending, path).await
+        {
+            if !e.is_transient() {
+                self.close_all(path, &handles).await.ok();
+            }
+            return Err(e);
+        }
+        let fsync = match self.ext.fsync {
+            true => {
+                let s = self.main();
+                s.set_timeout(super::session::FSYNC_TIMEOUT_SECS);
+                let sent = super::sent(Box::pin(s.fsync(handles[0].as_str()))).await;
+                Some(sent)
+            }
+            false => None,
+        };
+        // The server reports some write errors (e.g. a full disk on NFS) only at close.
+        let closes = self.send_closes(&handles).await;
+        self.main()
+            .set_timeout(super::session::REQUEST_TIMEOUT_SECS);
+        self.drain(&mut pending, path).await?;
+        if let Some(fsync) = fsync {
+            match fsync.await.map_err(|e| status_error("fsync", path, e)) {
                 Ok(_) => {}
                 // Advertised but refused by the server's policy: the data is written, only
                 // not forced to disk before the commit; say so once per file, in the log.
                 Err(e) if refused(&e) => {
                     tracing::warn!("the server refused fsync for {path}; committing without it");
                 }
-                Err(e) => {
-                    self.close_all(path, &handles).await.ok();
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        // The server reports some write errors (e.g. a full disk on NFS) only at close.
-        self.close_all(path, &handles).await?;
+        super::handles::closed(path, closes).await?;
         Ok(n)
     }
 
+    /// Answers of the writes still in flight, the first error ending the wait.
+    async fn drain(
+        &self,
+        pending: &mut FuturesUnordered<PendingWrite>,
+        path: &str,
+    ) -> Result<(), RemoteError> {
+        while !pending.is_empty() {
+            self.next_done(pending, path).await?;
+        }
+        Ok(())
+    }
+
     /// Sends every piece in offset order from this one task, at most `requests_in_flight` per
-    /// channel unanswered; answers are awaited together, in whatever order they come. Whole
+    /// channel unanswered; answers are taken in whatever order they come, and the last ones
+    /// are returned still in flight with the bytes sent. Whole
     /// chunks go to one handle in turn, so with several each channel writes long runs; with
     /// one (sequential order) the server sees strictly increasing offsets.
     async fn write_all(
@@ -166,13 +192,12 @@ impl Sftp {
         handles: &[String],
         mut head: VecDeque<Vec<u8>>,
         rx: &mut mpsc::Receiver<Vec<u8>>,
-    ) -> Result<u64, RemoteError> {
+    ) -> Result<(u64, FuturesUnordered<PendingWrite>), RemoteError> {
         let channels = handles.len();
         let max_in_flight = self.in_flight * channels;
         let mut pending: FuturesUnordered<PendingWrite> = FuturesUnordered::new();
         let mut offset = 0u64;
         let mut chunk_no = 0usize;
-        let mut acked = 0u64;
         loop {
             let chunk = match head.pop_front() {
                 Some(c) => c,
@@ -185,10 +210,10 @@ impl Sftp {
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
                 while pending.len() >= max_in_flight {
-                    acked += self.next_done(&mut pending, path).await?;
+                    self.next_done(&mut pending, path).await?;
                 }
                 while let Some(Some(done)) = pending.next().now_or_never() {
-                    acked += done?;
+                    done?;
                 }
                 self.limit.take(piece.len()).await;
                 let session = &self.sessions[which];
@@ -198,11 +223,8 @@ impl Sftp {
                 offset += piece.len() as u64;
             }
         }
-        while !pending.is_empty() {
-            acked += self.next_done(&mut pending, path).await?;
-        }
-        debug_assert_eq!(acked, offset);
-        Ok(offset)
+        // The writes left in flight are the caller's to await (with its fsync and close).
+        Ok((offset, pending))
     }
 
     /// Bytes of the next answered write, or an error as soon as the connection is known gone.
