@@ -10,7 +10,7 @@ A snapshot is a directory named by an id (YYYYMMDDTHHMMSSZ) holding manifest.jso
 step: every snapshot passes `sha256sum -c SHA256SUMS` and restores with `zstd -dc | tar -x` to
 exactly the data set of the step that made it (every `<name>.zst` to that step's dump); no
 snapshot disappears except by a retention decision in a step that could prune, computed here
-with restic's rules (retention.py) over the snapshot times the manifests give, and a successful
+with restic's rules (retention.py) over the snapshots' times (their ids), and a successful
 run or prune leaves no snapshot the policy would remove; at most one `.partial`, none after a
 run that reported success; the agent's exit code agrees with the server (0/3: the snapshot it
 printed is new and there; 1: nothing new; a SIGKILLed agent: at most one new snapshot) and
@@ -166,17 +166,16 @@ def check_step(ledger_path):
         if not problems:
             restored[i] = fingerprint(snap)
         if i in new and not problems:
-            # To the second, as the id: two snapshots of one second (the second run's id
-            # waits for the next second) then sort by their ids, as the product's do.
-            times[i] = started_at(snap).replace(microsecond=0)
-            # The id is the UTC start, a second later when two runs share a second; a clock
-            # that jumped during the run (a daemon_jump step) leaves the id the instant the
-            # snapshot directory was begun, which then is its time.
-            if not dt.timedelta(0) <= id_time(i) - times[i] <= dt.timedelta(seconds=2):
-                if step["fault"] == "daemon_jump":
-                    times[i] = id_time(i)
-                else:
-                    bad.append(f"snapshot {i}: its manifest says it started at {times[i]}")
+            # The id is the UTC second the snapshot directory was begun: a moment (the connect
+            # and the lock, at most 2 s here) after the start the manifest records, unless a
+            # clock jumped during the run (a daemon_jump step).
+            started = started_at(snap).replace(microsecond=0)
+            late = id_time(i) - started
+            if not dt.timedelta(0) <= late <= dt.timedelta(seconds=2) and step["fault"] != "daemon_jump":
+                bad.append(f"snapshot {i}: its manifest says it started at {started}")
+            # Retention decides on the ids (README, "Retention"): with a clock set back, a run
+            # that started before the newest snapshot's second may still get the newer id.
+            times[i] = id_time(i)
         times.setdefault(i, id_time(i))
 
     policy, tz = ledger["policy"], zoneinfo.ZoneInfo(ledger["timezone"])
