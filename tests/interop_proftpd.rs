@@ -217,3 +217,17 @@ fn default_channels_upload_to_proftpd() {
         run(&server, &cfg);
     }
 }
+
+/// Many reads in one session, several at once (the manifests of every snapshot): each read's
+/// requests reach the server before its handle's close. A read sent after the close got
+/// ProFTPD's "invalid handle" (status 9, not in SFTP v3), which broke the whole session.
+#[test]
+fn many_reads_in_one_session_keep_it() {
+    let Some((server, _src, _root, cfg)) = backed_up(3) else {
+        return;
+    };
+    for _ in 0..3 {
+        let out = backup_ok(&server, &cfg, &["verify", "t", "--all", "--read"]);
+        assert_eq!(out.matches("intact").count(), 3, "{out}");
+    }
+}
