@@ -166,12 +166,14 @@ def check_step(ledger_path):
         if not problems:
             restored[i] = fingerprint(snap)
         if i in new and not problems:
-            # The id is the UTC second the snapshot directory was begun: a moment (the connect
-            # and the lock, at most 2 s here) after the start the manifest records, unless a
-            # clock jumped during the run (a daemon_jump step).
+            # The id is the UTC second the snapshot directory was begun: after the connect and
+            # the lock, so after the start the manifest records and before the run ended (2 s
+            # for a daemon's runs, whose length the ledger lacks), unless a clock jumped during
+            # the run (a daemon_jump step). A stalled connection delays it by the stall.
             started = started_at(snap).replace(microsecond=0)
             late = id_time(i) - started
-            if not dt.timedelta(0) <= late <= dt.timedelta(seconds=2) and step["fault"] != "daemon_jump":
+            took = max([2.0] + [r["seconds"] + 1 for r in step.get("runs", []) if "seconds" in r])
+            if not dt.timedelta(0) <= late <= dt.timedelta(seconds=took) and step["fault"] != "daemon_jump":
                 bad.append(f"snapshot {i}: its manifest says it started at {started}")
             # Retention decides on the ids (README, "Retention"): with a clock set back, a run
             # that started before the newest snapshot's second may still get the newer id.

@@ -289,13 +289,15 @@ run = ["sh", "-c", {json.dumps(DUMP)}, "{self.data.dump}"]
             p.kill()
             p.wait()
             return {"exit": f"hung for {HANG}s"}
+        # How long the run took: the latest its snapshot's id can be after its start.
+        took = round(time.monotonic() - p.t0, 3)
         if killed:
-            return {"exit": "killed"}
+            return {"exit": "killed", "seconds": took}
         if code < 0:
-            return {"exit": f"died of signal {-code}"}
+            return {"exit": f"died of signal {-code}", "seconds": took}
         with open(p.log) as f:
             m = re.findall(r'snapshot="(\d{8}T\d{6}Z)"', f.read())
-        return {"exit": code, "snapshot": m[-1] if m else None}
+        return {"exit": code, "snapshot": m[-1] if m else None, "seconds": took}
 
     def step(self, k, fault, must_commit=False):
         rng, rec = self.rng, {"step": k, "fault": fault, "must_commit": must_commit}
