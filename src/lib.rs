@@ -27,3 +27,4 @@ pub mod schedule;
 pub mod secret_file;
 pub mod size;
 pub mod snapshot;
+pub mod vault;

@@ -84,6 +84,13 @@ pub async fn prune(
 
 /// Prunes one job; `Ok(true)` when something on the server was found and left alone.
 async fn one(cfg: &Config, j: &JobConfig, label: &str, dry_run: bool) -> Result<bool, CliError> {
+    if j.remote.append_only {
+        outln!(
+            "job {label}: remote {} is append_only: the backup server's vault rotates it (backup vault run); nothing to prune from here",
+            j.remote.name
+        )?;
+        return Ok(false);
+    }
     let policy: Policy = j.retention.clone();
     let _lock = match lock::acquire_off_runtime(&cfg.agent.state_dir, &j.name, false).await {
         Ok(l) => l,

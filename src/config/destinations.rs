@@ -97,6 +97,21 @@ pub(super) fn resolve(
             .get(n.get_ref())
             .map(|(p, _)| p.clone())
             .unwrap_or_else(|| default.clone());
+        if remote.append_only && !retention.is_empty() {
+            return Err(err(
+                p,
+                n,
+                key("retention"),
+                format!(
+                    "remote {:?} is append_only, so this agent cannot delete there, but the job gives it a retention policy: on an append-only remote the backup server's vault rotates",
+                    remote.name
+                ),
+            )
+            .with_hint(format!(
+                "set the policy in the server's vault.toml ([vault.retention]) and remove [jobs.{name}.retention], or add an empty [jobs.{name}.retention.{}] to keep the policy for the other destinations",
+                remote.name
+            )));
+        }
         out.push(Destination {
             remote: remote.clone(),
             retention,

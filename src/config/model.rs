@@ -96,6 +96,10 @@ pub struct Remote {
     pub write_order: Option<WriteOrder>,
     /// Bytes per second, or a timetable of them (sftp only).
     pub bandwidth: Option<Spanned<super::bandwidth::Written>>,
+    /// The agent never removes, renames or changes what it committed there; the server's
+    /// `backup vault` seals and rotates (DESIGN.md principle 7).
+    #[serde(default)]
+    pub append_only: bool,
 }
 
 impl Remote {

@@ -101,6 +101,7 @@ pub(super) fn resolve_remote(
         name: name.to_string(),
         path,
         transport,
+        append_only: rv.append_only,
     })
 }
 

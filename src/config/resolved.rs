@@ -93,6 +93,9 @@ pub struct RemoteConfig {
     /// trailing slash, with `{host}` already replaced.
     pub path: String,
     pub transport: Transport,
+    /// `append_only = true`: commit without a rename, never prune, leave what a failed run
+    /// left for the server's vault (repository/append.rs).
+    pub append_only: bool,
 }
 
 #[derive(Debug, Clone)]

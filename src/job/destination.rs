@@ -113,11 +113,17 @@ async fn connect(
 ) -> Result<(), JobError> {
     let remote: Arc<dyn Remote> =
         Arc::new(Progressed::new(remote::open(&t.job.remote).await?, counted));
-    let repo = t
-        .repo
-        .insert(Repository::new(remote, &t.job.remote.path, &t.job.name));
-    t.lock = Some(repo.lock_for_write(me, take_over).await?);
-    require_remote_hash(&t.job, repo).await?;
+    let append_only = t.job.remote.append_only;
+    let repo = t.repo.insert(
+        Repository::new(remote, &t.job.remote.path, &t.job.name).with_append_only(append_only),
+    );
+    if append_only {
+        // No lock: it could not be removed again; the id's mkdir is what two runs race for.
+        repo.claim_append(me, take_over).await?;
+    } else {
+        t.lock = Some(repo.lock_for_write(me, take_over).await?);
+        require_remote_hash(&t.job, repo).await?;
+    }
     t.cleared = Some(repo.clear().await?);
     Ok(())
 }
@@ -166,12 +172,14 @@ pub(super) async fn close(t: Target) {
         match t.cleanup {
             Cleanup::None => {}
             Cleanup::Inspect => tracing::error!(
-                "left {} on the server for inspection; the next run removes it",
-                pending.path
+                "left {} on the server for inspection; {}",
+                pending.path,
+                who_cleans(&repo)
             ),
             Cleanup::Unreachable => tracing::warn!(
-                "{} stays on the server; the next run removes it",
-                pending.path
+                "{} stays on the server; {}",
+                pending.path,
+                who_cleans(&repo)
             ),
             Cleanup::Remove => repo.abandon(pending).await,
         }
@@ -181,6 +189,14 @@ pub(super) async fn close(t: Target) {
         let _ = tokio::time::timeout(Duration::from_secs(10), lock.release()).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), repo.remote().close()).await;
+}
+
+fn who_cleans(repo: &Repository) -> &'static str {
+    if repo.is_append_only() {
+        "the server's vault removes it after its grace period"
+    } else {
+        "the next run removes it"
+    }
 }
 
 /// `verify = "remote-hash"` on an account that cannot hash would fail only after the whole

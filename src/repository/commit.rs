@@ -34,8 +34,8 @@ impl Pending {
 /// What [`Repository::clear`] found: ids in use, and what it left alone.
 #[derive(Debug)]
 pub struct Cleared {
-    taken: Vec<SnapshotId>,
-    warnings: Vec<String>,
+    pub(super) taken: Vec<SnapshotId>,
+    pub(super) warnings: Vec<String>,
 }
 
 /// The id of the next second, once the clock has reached it: ids stay plain UTC times.
@@ -63,6 +63,9 @@ impl Repository {
     /// The first half of [`begin`](Self::begin), for a run that picks one id free on several
     /// histories: removes what crashed runs left and says which ids are taken here.
     pub async fn clear(&self) -> Result<Cleared, RepoError> {
+        if self.append_only {
+            return self.survey().await;
+        }
         // The listing goes out with the look at the directory, not a round trip after it, and
         // is used only once that look found a directory (or made it: then it listed nothing).
         let (made, listed) = tokio::join!(
@@ -114,7 +117,11 @@ impl Repository {
         cleared: Cleared,
         id: SnapshotId,
     ) -> Result<Pending, RepoError> {
-        let path = self.dir.partial(id);
+        let path = if self.append_only {
+            self.dir.snapshot(id)
+        } else {
+            self.dir.partial(id)
+        };
         self.remote.mkdir(&path).await?;
         Ok(Pending {
             id,
@@ -140,6 +147,10 @@ impl Repository {
             json.as_bytes(),
         )
         .await?;
+        if self.append_only {
+            // Written in place: the manifest just written is the commit (append.rs).
+            return Ok(());
+        }
         let target = self.dir.snapshot(pending.id);
         match remote.rename(&pending.path, &target).await {
             Ok(()) => Ok(()),
@@ -206,6 +217,13 @@ impl Repository {
     /// Best effort after a failed run: a connection that is gone cannot clean up; the next run
     /// will.
     pub async fn abandon(&self, pending: &Pending) {
+        if self.append_only {
+            tracing::warn!(
+                "left {} (no manifest, so not a snapshot) on the append-only remote: this key may not remove it; the server's vault does after its grace period",
+                pending.path
+            );
+            return;
+        }
         let removal = tokio::time::timeout(Duration::from_secs(20), async {
             self.remove_unfinished(pending.id).await?;
             self.remove_partial(pending.id).await

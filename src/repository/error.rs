@@ -29,6 +29,10 @@ pub enum RepoError {
     /// The server holds something this program must not touch where it expected its own.
     #[error("{0}")]
     Refused(String),
+    /// What the history needs cannot be done on an append-only remote (the key may not
+    /// replace or remove anything there).
+    #[error("{message}")]
+    AppendOnly { message: String, hint: String },
     /// No identity, or one that cannot open an encrypted snapshot (a usage error: exit 2).
     #[error("{message}")]
     Key { message: String, hint: String },
@@ -47,7 +51,9 @@ impl RepoError {
     pub fn hint(&self) -> Option<String> {
         match self {
             RepoError::Remote(e) => e.hint(),
-            RepoError::NoSnapshot { hint, .. } | RepoError::Key { hint, .. } => {
+            RepoError::NoSnapshot { hint, .. }
+            | RepoError::Key { hint, .. }
+            | RepoError::AppendOnly { hint, .. } => {
                 Some(hint.clone())
             }
             RepoError::NotOwner { job, .. } => Some(format!(

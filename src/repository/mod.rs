@@ -13,6 +13,7 @@
 //! .backup-agent-probe-* a moment before a `remote-hash` run uploads (hash_probe.rs)
 //! ```
 
+mod append;
 pub mod audit;
 mod commit;
 mod delete;
@@ -64,6 +65,8 @@ pub struct Repository {
     remote: Arc<dyn Remote>,
     dir: JobDir,
     job: String,
+    /// The remote is `append_only` (append.rs): commit in place, remove nothing.
+    append_only: bool,
 }
 
 impl Repository {
@@ -72,7 +75,19 @@ impl Repository {
             remote,
             dir: JobDir::new(base, job),
             job: job.to_string(),
+            append_only: false,
         }
+    }
+
+    /// This history is on an `append_only` remote: runs write `<id>/` in place and never
+    /// remove or rename; the server's vault seals and rotates (append.rs).
+    pub fn with_append_only(mut self, on: bool) -> Repository {
+        self.append_only = on;
+        self
+    }
+
+    pub fn is_append_only(&self) -> bool {
+        self.append_only
     }
 
     pub fn remote(&self) -> &Arc<dyn Remote> {

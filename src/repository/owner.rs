@@ -72,7 +72,7 @@ pub(super) enum Recorded {
 }
 
 impl Repository {
-    fn owner_path(&self) -> String {
+    pub(super) fn owner_path(&self) -> String {
         self.dir.child(layout::OWNER_FILE)
     }
 
@@ -97,7 +97,7 @@ impl Repository {
 
     /// What a write by `me` may do with what `.owner` says: `Ok(None)` it owns the history
     /// already, `Ok(Some(previous))` it may record itself (`previous`: the owner it replaces).
-    fn judge(
+    pub(super) fn judge(
         &self,
         recorded: Recorded,
         me: &Owner,
