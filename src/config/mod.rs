@@ -15,6 +15,7 @@ mod tests;
 #[cfg(test)]
 mod tests_destinations;
 mod validate;
+pub(crate) use validate::system_timezone;
 
 pub use crate::duration::HumanDuration;
 pub use error::ConfigError;

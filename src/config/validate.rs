@@ -194,7 +194,8 @@ fn system_host_name() -> String {
 }
 
 /// The system's zone, as the operator's clocks show it; UTC when it cannot be told.
-fn system_timezone() -> chrono_tz::Tz {
+/// The machine's zone, where a config names none (the agent's and the vault's).
+pub(crate) fn system_timezone() -> chrono_tz::Tz {
     iana_time_zone::get_timezone()
         .ok()
         .and_then(|n| n.parse().ok())

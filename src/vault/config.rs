@@ -159,7 +159,7 @@ pub fn parse(path: &Path, text: &str) -> Result<VaultConfig, ConfigError> {
             )
             .with_hint("use a name such as \"Europe/Berlin\" or \"UTC\"")
         })?,
-        None => system_timezone(),
+        None => crate::config::system_timezone(),
     };
     Ok(VaultConfig {
         path: path.to_path_buf(),
@@ -195,14 +195,6 @@ fn resolve_user(name: &str) -> Result<u32, String> {
         )),
         Err(e) => Err(format!("cannot look up user {name:?}: {e}")),
     }
-}
-
-/// As the agent resolves `agent.timezone` when it is not set.
-fn system_timezone() -> chrono_tz::Tz {
-    iana_time_zone::get_timezone()
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(chrono_tz::Tz::UTC)
 }
 
 #[cfg(test)]
