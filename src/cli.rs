@@ -12,9 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Scheduled, secure backups over SFTP: streamed, verified, committed atomically"
 )]
 pub struct Cli {
-    /// Main config file; `jobs.d/*.toml` beside it are merged in.
-    #[arg(long, global = true, env = "BACKUP_CONFIG", default_value = crate::config::DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    /// Main config file; `jobs.d/*.toml` beside it are merged in [default:
+    /// $BACKUP_CONFIG, else /etc/backup-agent/config.toml]. For `backup vault`: the vault's
+    /// config [default: $BACKUP_VAULT_CONFIG, else /etc/backup-agent/vault.toml].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -183,4 +185,48 @@ pub enum Command {
         /// Remote name from the config.
         remote: String,
     },
+    /// On the backup server: seal, check and rotate append-only histories (vault.toml).
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// One pass over every repository under the roots; exit 1 when any had an error.
+    Run,
+    /// Passes every half `seal_delay` until SIGTERM (the backup-vault service).
+    Watch,
+    /// What the last passes found, per repository.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    /// The agent's config file: `--config`, else `$BACKUP_CONFIG`, else the default.
+    pub fn config_path(&self) -> PathBuf {
+        self.config_or("BACKUP_CONFIG", crate::config::DEFAULT_CONFIG_PATH)
+    }
+
+    /// vault.toml: `--config`, else `$BACKUP_VAULT_CONFIG`, else the default.
+    pub fn vault_config_path(&self) -> PathBuf {
+        self.config_or(
+            "BACKUP_VAULT_CONFIG",
+            crate::vault::config::DEFAULT_VAULT_CONFIG,
+        )
+    }
+
+    fn config_or(&self, var: &str, default: &str) -> PathBuf {
+        self.config
+            .clone()
+            .or_else(|| {
+                std::env::var_os(var)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(default))
+    }
 }

@@ -14,6 +14,7 @@ mod prune;
 mod restore;
 mod run;
 mod status;
+mod vault;
 mod verify;
 
 use std::fmt;
@@ -120,7 +121,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    let path = cli.config.clone();
+    if let Command::Vault { command } = &cli.command {
+        return rt.block_on(vault::vault(&cli.vault_config_path(), command));
+    }
+    let path = cli.config_path();
     let load = || config::load(&path).map_err(CliError::from);
     match cli.command {
         Command::Run {
@@ -228,6 +232,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             dry_run,
             remote.as_deref(),
         )),
+        Command::Vault { .. } => Ok(0),
     }
 }
 

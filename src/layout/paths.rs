@@ -26,6 +26,13 @@ impl JobDir {
         }
     }
 
+    /// A job directory already found at `dir` (the vault's pinned `/proc/self/fd/N`).
+    pub fn at(dir: &str) -> Self {
+        JobDir {
+            dir: dir.trim_end_matches('/').to_string(),
+        }
+    }
+
     pub fn path(&self) -> &str {
         &self.dir
     }

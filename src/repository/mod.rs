@@ -11,9 +11,12 @@
 //! .owner                which machine writes this history (owner.rs)
 //! .lock                 held while a run or prune changes the history (lock.rs)
 //! .backup-agent-probe-* a moment before a `remote-hash` run uploads (hash_probe.rs)
+//!                       (on an append-only remote, `check --connect`'s scratch directory
+//!                       in the base path: append_probe.rs; the vault removes it)
 //! ```
 
 mod append;
+mod append_probe;
 pub mod audit;
 mod commit;
 mod delete;
@@ -30,6 +33,7 @@ use std::sync::Arc;
 use crate::layout::{JobDir, Manifest, SnapshotId};
 use crate::remote::Remote;
 
+pub use append_probe::{AppendProbe, probe_append_only};
 pub use audit::{Audit, Found, Opener, Which};
 pub use commit::{Cleared, Pending, next_second};
 pub use error::RepoError;
@@ -76,6 +80,18 @@ impl Repository {
             dir: JobDir::new(base, job),
             job: job.to_string(),
             append_only: false,
+        }
+    }
+
+    /// The history of `job` in the directory `dir` itself, whatever its name: the vault reads
+    /// a repository through a directory it holds open (`/proc/self/fd/N`), so nothing the
+    /// client renames or links in the meantime changes what is read.
+    pub fn pinned(remote: Arc<dyn Remote>, dir: &str, job: &str) -> Repository {
+        Repository {
+            remote,
+            dir: JobDir::at(dir),
+            job: job.to_string(),
+            append_only: true,
         }
     }
 

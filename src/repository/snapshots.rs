@@ -73,6 +73,18 @@ impl Repository {
         Ok(out)
     }
 
+    /// The snapshot in `<id>/`: `None` without a manifest (not committed), `Some(Err)` with
+    /// the reason its manifest cannot be trusted.
+    pub async fn snapshot_at(
+        &self,
+        id: SnapshotId,
+    ) -> Result<Option<Result<Snapshot, String>>, RepoError> {
+        Ok(self
+            .manifest_of(id)
+            .await?
+            .map(|m| m.map(|manifest| Snapshot { id, manifest })))
+    }
+
     /// `None`: no manifest (not committed). `Some(Err)`: a manifest that cannot be trusted.
     async fn manifest_of(
         &self,

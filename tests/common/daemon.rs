@@ -13,12 +13,17 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(cfg: &Path, log: PathBuf) -> Daemon {
+        Daemon::start_args(cfg, &["daemon"], log)
+    }
+
+    /// Any long-running command (`vault watch`) the same way.
+    pub fn start_args(cfg: &Path, args: &[&str], log: PathBuf) -> Daemon {
         let out = fs::File::create(&log).unwrap();
-        let child = super::backup_cmd(cfg, &["daemon"])
+        let child = super::backup_cmd(cfg, args)
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
-            .expect("spawn backup daemon");
+            .expect("spawn backup");
         Daemon { child, log }
     }
 

@@ -34,6 +34,7 @@ pub mod postgres;
 pub mod proftpd;
 pub mod proxy;
 pub mod rclone;
+pub mod recipe;
 pub mod sample;
 pub mod sentinel;
 pub mod server;

@@ -8,13 +8,13 @@ use crate::commands::CliError;
 use crate::commands::out::outln;
 use crate::config::{Config, RemoteConfig, VerifyMode};
 use crate::remote::{self, Capabilities, mkdir_all};
-use crate::repository::{HashSupport, probe_hash};
+use crate::repository::{AppendProbe, HashSupport, probe_append_only, probe_hash};
 
 /// Probes every remote; the names of those that failed (or that a job's verify mode cannot use).
 pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
     let mut failed = Vec::new();
     for r in cfg.remotes.values() {
-        let (support, caps) = match probe(r).await {
+        let (support, caps, append) = match probe(r).await {
             Ok(s) => s,
             Err(e) => {
                 outln!("remote {}: FAILED: {e}", r.name)?;
@@ -36,6 +36,26 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
             },
             r.path
         )?;
+        if let Some(p) = &append {
+            if p.enforced() {
+                outln!(
+                    "remote {}: append-only: enforced (this key may not remove, rename or rmdir; the scratch directory {} stays for the vault to remove)",
+                    r.name,
+                    p.scratch
+                )?;
+            } else {
+                outln!(
+                    "remote {}: append-only: NOT enforced: the server let this key {} in {}; an intruder with this key could delete the history",
+                    r.name,
+                    p.allowed.join(", "),
+                    r.path
+                )?;
+                outln!(
+                    "  hint: give this key the README's append-only account (\"Append-only backups\": ForceCommand internal-sftp -P ...), or set append_only = false"
+                )?;
+                failed.push(r.name.clone());
+            }
+        }
         match &support {
             HashSupport::Works => outln!("remote {}: server-side hashing works", r.name)?,
             HashSupport::Unsupported(why) => outln!(
@@ -82,12 +102,21 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
     Ok(failed)
 }
 
-async fn probe(r: &Arc<RemoteConfig>) -> Result<(HashSupport, Capabilities), remote::RemoteError> {
+type Probed = (HashSupport, Capabilities, Option<AppendProbe>);
+
+/// On an append-only remote the hash probe is not run: it removes its file, which such a
+/// server must refuse (and a run there never asks for server-side hashing).
+async fn probe(r: &Arc<RemoteConfig>) -> Result<Probed, remote::RemoteError> {
     let remote = remote::open(r).await?;
     let result = async {
         mkdir_all(remote.as_ref(), &r.path).await?;
+        if r.append_only {
+            let append = probe_append_only(remote.as_ref(), &r.path).await?;
+            let hash = HashSupport::Unsupported("not asked on an append-only remote".into());
+            return Ok((hash, remote.capabilities(), Some(append)));
+        }
         let hash = probe_hash(remote.as_ref(), &r.path).await?;
-        Ok((hash, remote.capabilities()))
+        Ok((hash, remote.capabilities(), None))
     }
     .await;
     remote.close().await;
