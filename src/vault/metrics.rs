@@ -12,7 +12,12 @@ use crate::report::metrics::escape;
 pub const METRICS_FILE: &str = "vault.prom";
 
 /// A per-repository series: name, type, help, value.
-type Series = (&'static str, &'static str, &'static str, fn(&RepoState) -> i64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&RepoState) -> i64,
+);
 
 pub fn render(state: &VaultState, failed: bool) -> String {
     let mut out = String::new();
