@@ -116,6 +116,7 @@ for f in /usr/bin/backup /lib/systemd/system/backup-agent.service /etc/backup-ag
     /usr/share/doc/backup-agent/copyright /usr/share/doc/backup-agent/examples/files.toml \
     /usr/share/doc/backup-agent/examples/postgres.toml \
     /usr/share/doc/backup-agent/examples/run-as-root.conf \
+    /lib/systemd/system/backup-vault.service /usr/share/doc/backup-agent/vault.toml.example \
     /usr/share/backup-agent/grafana/backup-agent.json; do
     check "installed: $f" test -f "$f"
 done
@@ -149,6 +150,13 @@ check_sh "systemd-analyze security: exposure below 3.0" \
     'line=$(systemd-analyze security --offline=true /lib/systemd/system/backup-agent.service |
             grep "Overall exposure level"); echo "$line";
      awk -v s="$(sed -E "s/.*: ([0-9.]+) .*/\1/" <<<"$line")" "BEGIN { exit !(s < 3.0) }"'
+check_sh "systemd-analyze verify: the vault's unit is clean" \
+    'out=$(systemd-analyze verify /lib/systemd/system/backup-vault.service 2>&1); echo "$out"; [[ -z $out ]]'
+check_sh "the shipped vault.toml example loads once its user exists" \
+    'd=$(mktemp -d); sed "s/^user = .*/user = \"root\"/; s|^roots = .*|roots = [\"$d\"]|" \
+        /usr/share/doc/backup-agent/vault.toml.example >"$d/vault.toml" &&
+     sed -i "s|^# state_dir = .*|state_dir = \"$d/state\"|" "$d/vault.toml" &&
+     backup vault run --config "$d/vault.toml"; rc=$?; rm -rf "$d"; exit $rc'
 check_sh "the service is neither enabled nor started" \
     '! ls /etc/systemd/system/*.wants/backup-agent.service 2>/dev/null | grep -q .'
 
@@ -186,6 +194,7 @@ check_sh "rpm -qlp lists the files" '
         /usr/share/bash-completion/completions/backup /usr/share/zsh/site-functions/_backup \
         /usr/share/fish/vendor_completions.d/backup.fish /usr/share/doc/backup-agent/README.md \
         /usr/share/doc/backup-agent/examples/postgres.toml \
+        /usr/lib/systemd/system/backup-vault.service \
         /usr/share/backup-agent/grafana/backup-agent.json; do
         grep -qxF "$f" <<<"$files" || { echo "missing: $f"; exit 1; }
     done' "$rpm"

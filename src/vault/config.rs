@@ -251,4 +251,12 @@ mod tests {
         let e = p("[vault]\nroots = [\"/srv\"]\nuser = \"0\"\nflood_limit = 0\n").unwrap_err();
         assert!(e.to_string().contains("flood_limit"), "{e}");
     }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../../packaging/vault/vault.toml")
+            .replace("user = \"backup-vault\"", "user = \"root\"");
+        let c = p(&text).unwrap();
+        assert_eq!(c.retention.keep_monthly, 12);
+    }
 }

@@ -185,7 +185,7 @@ async fn check_new(
     let open = writers(&seal.inodes);
     if seal.problems.is_empty() && !open.is_empty() {
         tracing::info!(
-            "{key}: snapshot {} is sealed but still open for writing (pid {open:?}); checked next pass",
+            "{key}: snapshot {} is sealed but still open for writing, or the vault may not look (pid {open:?}); checked next pass",
             n.id
         );
         plan::wait(state, n.id, trusted, now);

@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
-/// The PIDs that have any of `inodes` ((dev, ino)) open with write access.
+/// The PIDs that have any of `inodes` ((dev, ino)) open with write access, or whose
+/// descriptors this process may not read (without CAP_SYS_PTRACE over them: it cannot tell,
+/// so it does not claim the snapshot is settled).
 pub fn writers(inodes: &HashSet<(u64, u64)>) -> Vec<u32> {
     let mut out = Vec::new();
     if inodes.is_empty() {
@@ -22,9 +24,14 @@ pub fn writers(inodes: &HashSet<(u64, u64)>) -> Vec<u32> {
         let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        // A process that exits meanwhile has no descriptors left: nothing to find.
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
+        let fds = match fs::read_dir(format!("/proc/{pid}/fd")) {
+            Ok(fds) => fds,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                out.push(pid);
+                continue;
+            }
+            // A process that exited meanwhile has no descriptors left: nothing to find.
+            Err(_) => continue,
         };
         for fd in fds.flatten() {
             let Ok(meta) = fs::metadata(fd.path()) else {

@@ -88,6 +88,10 @@ fn write_main_extra(w: &mut dyn Write, cmd: &clap::Command) -> Result<()> {
             "/usr/share/doc/backup-agent/examples/",
             "Example configurations.",
         ),
+        (
+            "/etc/backup-agent/vault.toml",
+            "On a backup server: the vault's configuration (backup vault; example in /usr/share/doc/backup-agent/vault.toml.example).",
+        ),
     ] {
         r.control("TP", NO_ARGS);
         r.text([italic(path)]);
@@ -97,6 +101,11 @@ fn write_main_extra(w: &mut dyn Write, cmd: &clap::Command) -> Result<()> {
     r.control("TP", NO_ARGS);
     r.text([bold("BACKUP_CONFIG")]);
     r.text([roman("Path of the main configuration file, as --config.")]);
+    r.control("TP", NO_ARGS);
+    r.text([bold("BACKUP_VAULT_CONFIG")]);
+    r.text([roman(
+        "Path of vault.toml for backup vault (default /etc/backup-agent/vault.toml), as --config.",
+    )]);
     r.control("SH", ["EXIT STATUS"]);
     for (code, what) in [
         ("0", "Success."),
