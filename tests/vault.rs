@@ -67,11 +67,22 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
     let out = backup(&vault, &["vault", "run"]);
     ok(&out, "vault run");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("upload/t: 2 sealed, 0 damaged"),
+        String::from_utf8_lossy(&out.stderr).contains("upload/db01/t: 2 sealed, 0 damaged"),
         "{}",
         describe(&out)
     );
     let job = r.job_dir();
+    // The directories the client made (its `{host}` level and the job's) are the vault's now,
+    // sticky, still open to the client's group for new snapshots.
+    for dir in [r.upload.join("db01"), job.clone()] {
+        let m = fs::metadata(&dir).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o7777),
+            (r.vault_uid, r.client_gid, 0o1770),
+            "{}",
+            dir.display()
+        );
+    }
     let ids = snapshot_ids(&job);
     assert_eq!(ids.len(), 2, "{ids:?}");
     let before: Vec<(String, u64, u32)> = ids
@@ -96,20 +107,22 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
     fs::write(&evil, "ransom\n").unwrap();
     let evil = evil.display();
     let mut attempts = vec![
-        "rename /upload/t /upload/t2".to_string(),
-        "rmdir /upload/t".to_string(),
-        "chmod 777 /upload/t".to_string(),
-        "rm /upload/t/.owner".to_string(),
-        format!("put {evil} /upload/t/.owner"),
-        "rename /upload/t/.owner /upload/t/.owner2".to_string(),
+        "rename /upload/db01/t /upload/db01/t2".to_string(),
+        "rename /upload/db01 /upload/elsewhere".to_string(),
+        "rmdir /upload/db01".to_string(),
+        "rmdir /upload/db01/t".to_string(),
+        "chmod 777 /upload/db01/t".to_string(),
+        "rm /upload/db01/t/.owner".to_string(),
+        format!("put {evil} /upload/db01/t/.owner"),
+        "rename /upload/db01/t/.owner /upload/db01/t/.owner2".to_string(),
     ];
     for id in &ids {
-        let s = format!("/upload/t/{id}");
+        let s = format!("/upload/db01/t/{id}");
         attempts.extend([
             format!("rm {s}/files.tar.zst"),
             format!("rm {s}/manifest.json"),
             format!("rmdir {s}"),
-            format!("rename {s} /upload/t/x{id}"),
+            format!("rename {s} /upload/db01/t/x{id}"),
             format!("rename {s}/files.tar.zst {s}/moved"),
             format!("put {evil} {s}/files.tar.zst"),
             format!("put {evil} {s}/SHA256SUMS"),
@@ -120,15 +133,15 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
             format!("chmod 777 {s}"),
             format!("symlink /etc/passwd {s}/files.tar.zst"),
             format!("symlink /etc {s}/evil"),
-            format!("ln {s}/files.tar.zst /upload/t/hard"),
+            format!("ln {s}/files.tar.zst /upload/db01/t/hard"),
         ]);
     }
     // The same client can still read: every refusal below is the server's, not a failed login.
-    ok(&r.sftp("ls -l /upload/t"), "sftp ls");
+    ok(&r.sftp("ls -l /upload/db01/t"), "sftp ls");
     let fetched = d.path().join("fetched");
     ok(
         &r.sftp(&format!(
-            "get /upload/t/{}/files.tar.zst {}",
+            "get /upload/db01/t/{}/files.tar.zst {}",
             ids[0],
             fetched.display()
         )),
@@ -168,7 +181,7 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
     let out = backup(&vault, &["vault", "run"]);
     ok(&out, "second vault run");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("upload/t: 1 sealed, 0 damaged"),
+        String::from_utf8_lossy(&out.stderr).contains("upload/db01/t: 1 sealed, 0 damaged"),
         "{}",
         describe(&out)
     );
@@ -180,7 +193,7 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
         format!(
             "[agent]\nstate_dir = {}\n[remotes.here]\ntype = \"local\"\npath = {}\nappend_only = true\n[jobs.t]\nremote = \"here\"\nsources = [{}]\n",
             toml_str(&d.path().join("here-state").to_string_lossy()),
-            toml_str(&r.upload.to_string_lossy()),
+            toml_str(&r.upload.join("db01").to_string_lossy()),
             toml_str(&src.to_string_lossy()),
         ),
     )
@@ -193,6 +206,9 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
         &backup(&here, &["verify", "t", "--all"]),
         "verify on the vault host",
     );
+    let out = backup(&here, &["cat", "t", "latest", "files.tar"]);
+    ok(&out, "cat on the vault host");
+    assert!(out.stdout.windows(9).any(|w| w == b"precious\n"));
     let target = d.path().join("restored");
     ok(
         &backup(

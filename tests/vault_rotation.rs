@@ -76,7 +76,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
         let local = stage.join(id);
         fs::write(&local, serde_json::to_vec(&m).unwrap()).unwrap();
         batch += &format!(
-            "mkdir /upload/t/{id}\nput {} /upload/t/{id}/files.tar.zst\nput {} /upload/t/{id}/SHA256SUMS\nput {} /upload/t/{id}/manifest.json\n",
+            "mkdir /upload/db01/t/{id}\nput {} /upload/db01/t/{id}/files.tar.zst\nput {} /upload/db01/t/{id}/SHA256SUMS\nput {} /upload/db01/t/{id}/manifest.json\n",
             job.join(&real1).join("files.tar.zst").display(),
             job.join(&real1).join("SHA256SUMS").display(),
             local.display()
@@ -87,7 +87,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     let empty = id_at(now - chrono::Duration::minutes(201));
     fs::write(stage.join("junk"), "{ not a manifest").unwrap();
     batch += &format!(
-        "mkdir /upload/t/{garbage}\nput {} /upload/t/{garbage}/manifest.json\nmkdir /upload/t/{empty}\n",
+        "mkdir /upload/db01/t/{garbage}\nput {} /upload/db01/t/{garbage}/manifest.json\nmkdir /upload/db01/t/{empty}\n",
         stage.join("junk").display()
     );
     ok(&r.sftp(&batch), "the attacker's uploads");
@@ -118,7 +118,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     let status = backup(&vault, &["vault", "status", "--json"]);
     ok(&status, "vault status --json");
     let st: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    let snaps = &st["repositories"]["upload/t"]["snapshots"];
+    let snaps = &st["repositories"]["upload/db01/t"]["snapshots"];
     let of = |id: &str| snaps[id]["status"].as_str().unwrap_or("absent").to_string();
     assert_eq!(of(&reals[1]), "sealed");
     assert_eq!(of(&reals[2]), "sealed");
@@ -153,7 +153,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     assert_eq!(entries(&job), left);
     let text = String::from_utf8_lossy(&backup(&vault, &["vault", "status"]).stdout).to_string();
     assert!(
-        text.contains("upload/t: 2 sealed, 1 damaged, 52 suspicious"),
+        text.contains("upload/db01/t: 2 sealed, 1 damaged, 52 suspicious"),
         "{text}"
     );
 }
@@ -183,7 +183,7 @@ fn leftovers_go_after_the_grace_period_and_watch_seals_within_its_delay() {
         .collect();
     assert_eq!(crashed.len(), 1);
     let probes = || {
-        entries(&r.upload)
+        entries(&r.upload.join("db01"))
             .into_iter()
             .filter(|n| n.starts_with(".backup-agent-probe-"))
             .count()
@@ -231,8 +231,8 @@ fn leftovers_go_after_the_grace_period_and_watch_seals_within_its_delay() {
 
     let prom = fs::read_to_string(r.top.join("vault-state/vault.prom")).unwrap();
     for line in [
-        "backup_vault_snapshots{repository=\"upload/t\",state=\"sealed\"} 1",
-        "backup_vault_cleaned_total{repository=\"upload/t\"} 1",
+        "backup_vault_snapshots{repository=\"upload/db01/t\",state=\"sealed\"} 1",
+        "backup_vault_cleaned_total{repository=\"upload/db01/t\"} 1",
         "backup_vault_last_pass_success 1",
     ] {
         assert!(prom.contains(line), "{line} not in:\n{prom}");

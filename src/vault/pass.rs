@@ -181,7 +181,16 @@ async fn check_new(
         .get(&n.id.to_string())
         .map_or(n.ctime.min(now), |s| s.trusted);
     let dir = job.child(&n.id.to_string())?;
-    let seal = seal_snapshot(&dir, uid)?;
+    let mut seal = seal_snapshot(&dir, uid)?;
+    // The check reads by name: the name must still be the directory just sealed (which the
+    // client can no longer rename), not one swapped in before the seal.
+    let sealed = dir.stat()?;
+    if job
+        .look(&n.id.to_string())?
+        .is_none_or(|st| (st.st_dev, st.st_ino) != (sealed.st_dev, sealed.st_ino))
+    {
+        seal.problems.push("replaced while it was sealed".into());
+    }
     let open = writers(&seal.inodes);
     if seal.problems.is_empty() && !open.is_empty() {
         tracing::info!(

@@ -99,19 +99,21 @@ pub fn seal_file(dir: &Pinned, name: &str, uid: u32) -> io::Result<()> {
     set(&fd, &now, uid, FILE_MODE).map_err(|e| io_err("seal", &shown, e))
 }
 
-/// Gives a directory the client could change (its own, or writable without the sticky bit)
-/// to the vault user with the sticky bit; the job directory itself always gets
-/// [`JOB_DIR_MODE`]. A root-owned directory nobody else may write (an sshd chroot, which
-/// must stay so) is left alone.
+/// Guards a directory the client could change: one the client owns (it made it: the job
+/// directory, a `{host}` level) goes to the vault user with [`JOB_DIR_MODE`], keeping its
+/// group, so the client's group may still create there but nobody may remove or rename what
+/// is not theirs; a root's or the vault user's directory that others may write gets the
+/// sticky bit. A root-owned directory nobody else may write (an sshd chroot, which must stay
+/// so) is left alone.
 pub fn guard_dir(dir: &Pinned, uid: u32, job_dir: bool) -> io::Result<()> {
     let st = dir.stat()?;
     let mode = st.st_mode & 0o7777;
-    let mine = st.st_uid == 0 || st.st_uid == uid;
-    let closed = mode & 0o022 == 0 || mode & 0o1000 != 0;
-    if !job_dir && mine && closed {
+    let ours = st.st_uid == 0 || st.st_uid == uid;
+    if job_dir || !ours {
+        return set(dir.fd(), &st, uid, JOB_DIR_MODE).map_err(|e| io_err("guard", &dir.shown, e));
+    }
+    if mode & 0o022 == 0 || mode & 0o1000 != 0 {
         return Ok(());
     }
-    let want = if job_dir { JOB_DIR_MODE } else { mode | 0o1000 };
-    let owner = if st.st_uid == 0 && !job_dir { 0 } else { uid };
-    set(dir.fd(), &st, owner, want).map_err(|e| io_err("guard", &dir.shown, e))
+    set(dir.fd(), &st, st.st_uid, mode | 0o1000).map_err(|e| io_err("guard", &dir.shown, e))
 }

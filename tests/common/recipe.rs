@@ -25,7 +25,7 @@ pub struct Recipe {
     pub top: PathBuf,
     /// The chroot, and the vault's root.
     pub jail: PathBuf,
-    /// `<jail>/upload`: the account's `/upload`, its remote path.
+    /// `<jail>/upload`: the account's `/upload`; the remote path is `/upload/db01`.
     pub upload: PathBuf,
     pub client_uid: u32,
     pub client_gid: u32,
@@ -85,7 +85,8 @@ impl Recipe {
         })
     }
 
-    /// The agent's config: job `t` backing up `src` to the account's `/upload`, append-only,
+    /// The agent's config: job `t` backing up `src` to the account's `/upload/db01` (the
+    /// README's `/upload/{host}`), append-only,
     /// with `extra` appended (more jobs or keys for `t`).
     pub fn agent_config(&self, src: &Path, extra: &str) -> PathBuf {
         let job = format!(
@@ -94,7 +95,7 @@ impl Recipe {
         );
         let cfg = self.sshd.write_config_full(
             self.sshd.port(),
-            Path::new("/upload"),
+            Path::new("/upload/db01"),
             "append_only = true",
             &job,
         );
@@ -122,7 +123,7 @@ impl Recipe {
 
     /// The job directory on the server's disk.
     pub fn job_dir(&self) -> PathBuf {
-        self.upload.join("t")
+        self.upload.join("db01/t")
     }
 
     /// OpenSSH's own `sftp` with the client's key, one batch command; its output (a refused
