@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{backup, describe, toml_str};
+use common::{backup, describe, names, toml_str};
 
 fn config(d: &Path, extra: &str) -> std::path::PathBuf {
     let src = d.join("src");
@@ -24,15 +24,6 @@ fn config(d: &Path, extra: &str) -> std::path::PathBuf {
     let cfg = d.join("config.toml");
     fs::write(&cfg, text).unwrap();
     cfg
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]

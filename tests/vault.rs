@@ -37,6 +37,23 @@ pub fn snapshot_ids(job: &Path) -> Vec<String> {
     v
 }
 
+/// Every file of the snapshots `ids`: its name, inode and mode.
+fn files_of(job: &Path, ids: &[String]) -> Vec<(String, u64, u32)> {
+    let mut out = Vec::new();
+    for id in ids {
+        for e in fs::read_dir(job.join(id)).unwrap() {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            out.push((
+                format!("{id}/{}", e.file_name().to_string_lossy()),
+                m.ino(),
+                m.mode(),
+            ));
+        }
+    }
+    out
+}
+
 fn sums_ok(dir: &Path) -> bool {
     Command::new("sha256sum")
         .args(["-c", "--quiet", "SHA256SUMS"])
@@ -85,20 +102,7 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
     }
     let ids = snapshot_ids(&job);
     assert_eq!(ids.len(), 2, "{ids:?}");
-    let before: Vec<(String, u64, u32)> = ids
-        .iter()
-        .flat_map(|id| {
-            fs::read_dir(job.join(id)).unwrap().map(move |e| {
-                let e = e.unwrap();
-                let m = e.metadata().unwrap();
-                (
-                    format!("{id}/{}", e.file_name().to_string_lossy()),
-                    m.ino(),
-                    m.mode(),
-                )
-            })
-        })
-        .collect();
+    let before = files_of(&job, &ids);
     for (_, _, mode) in &before {
         assert_eq!(mode & 0o7777, 0o444);
     }
@@ -156,20 +160,7 @@ fn an_attacker_with_the_clients_key_cannot_touch_what_the_vault_sealed() {
         );
     }
 
-    let after: Vec<(String, u64, u32)> = ids
-        .iter()
-        .flat_map(|id| {
-            fs::read_dir(job.join(id)).unwrap().map(move |e| {
-                let e = e.unwrap();
-                let m = e.metadata().unwrap();
-                (
-                    format!("{id}/{}", e.file_name().to_string_lossy()),
-                    m.ino(),
-                    m.mode(),
-                )
-            })
-        })
-        .collect();
+    let after = files_of(&job, &ids);
     assert_eq!(before, after);
     for id in &ids {
         assert!(sums_ok(&job.join(id)), "{id} no longer passes sha256sum -c");

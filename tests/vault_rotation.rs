@@ -10,12 +10,11 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::time::Duration;
 
 use common::daemon::{Daemon, wait_for};
 use common::recipe::Recipe;
-use common::{backup, describe};
+use common::{backup, describe, names};
 
 fn recipe() -> Option<Recipe> {
     let r = Recipe::start("");
@@ -27,15 +26,6 @@ fn recipe() -> Option<Recipe> {
 
 fn ok(out: &std::process::Output, what: &str) {
     assert!(out.status.success(), "{what}: {}", describe(out));
-}
-
-fn entries(job: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(job)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 fn id_at(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -52,7 +42,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     let cfg = r.agent_config(&src, "");
     let job = r.job_dir();
     ok(&backup(&cfg, &["run", "t"]), "first real run");
-    let real1 = entries(&job)
+    let real1 = names(&job)
         .into_iter()
         .find(|n| !n.starts_with('.'))
         .unwrap();
@@ -96,7 +86,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     ok(&backup(&cfg, &["run", "t"]), "second real run");
     std::thread::sleep(Duration::from_millis(1100));
     ok(&backup(&cfg, &["run", "t"]), "third real run");
-    let reals: Vec<String> = entries(&job)
+    let reals: Vec<String> = names(&job)
         .into_iter()
         .filter(|n| !n.starts_with('.') && !fakes.contains(n) && *n != garbage && *n != empty)
         .collect();
@@ -105,7 +95,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
     let vault = r.vault_config("", "[vault.retention]\nkeep_last = 2\n");
     let out = backup(&vault, &["vault", "run"]);
     ok(&out, "vault run");
-    let left = entries(&job);
+    let left = names(&job);
     // The policy on the real history: the two newest real snapshots, and only they go.
     assert!(!left.contains(&reals[0]), "{left:?}");
     assert!(
@@ -150,7 +140,7 @@ fn fakes_in_the_past_the_future_and_a_flood_are_marked_and_push_out_nothing() {
 
     // A second pass changes nothing: marks are never lifted, nothing more is removed.
     ok(&backup(&vault, &["vault", "run"]), "second vault run");
-    assert_eq!(entries(&job), left);
+    assert_eq!(names(&job), left);
     let text = String::from_utf8_lossy(&backup(&vault, &["vault", "status"]).stdout).to_string();
     assert!(
         text.contains("upload/db01/t: 2 sealed, 1 damaged, 52 suspicious"),
@@ -177,13 +167,13 @@ fn leftovers_go_after_the_grace_period_and_watch_seals_within_its_delay() {
     // A crashed run: its `<id>/` has no manifest; and a probe's scratch directory.
     assert_eq!(backup(&cfg, &["run", "t"]).status.code(), Some(1));
     ok(&backup(&cfg, &["check", "--connect"]), "check --connect");
-    let crashed: Vec<String> = entries(&job)
+    let crashed: Vec<String> = names(&job)
         .into_iter()
         .filter(|n| !n.starts_with('.'))
         .collect();
     assert_eq!(crashed.len(), 1);
     let probes = || {
-        entries(&r.upload.join("db01"))
+        names(&r.upload.join("db01"))
             .into_iter()
             .filter(|n| n.starts_with(".backup-agent-probe-"))
             .count()
@@ -213,7 +203,7 @@ fn leftovers_go_after_the_grace_period_and_watch_seals_within_its_delay() {
     let mut watch = Daemon::start_args(&vault, &["vault", "watch"], d.path().join("watch.log"));
     fs::write(&marker, "").unwrap();
     ok(&backup(&cfg, &["run", "t"]), "run after the cleanup");
-    let id = entries(&job)
+    let id = names(&job)
         .into_iter()
         .find(|n| !n.starts_with('.'))
         .unwrap();

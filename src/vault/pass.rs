@@ -52,172 +52,175 @@ fn open_guarded(root: &Pinned, rel: &str, uid: u32) -> std::io::Result<Pinned> {
     Ok(at)
 }
 
-pub async fn pass_repository(
-    root: &Pinned,
-    key: &str,
-    uid: u32,
-    rules: &Rules,
-    state: &mut RepoState,
-    now: DateTime<Utc>,
-) -> RepoReport {
-    let mut report = RepoReport {
-        key: key.to_string(),
-        ..RepoReport::default()
-    };
-    if let Err(e) = pass_inner(root, key, uid, rules, state, now, &mut report).await {
-        report.errors.push(e.to_string());
-    }
-    state.last_pass = Some(now);
-    state.error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
-    report
+/// One repository's pass: where it is, whose the seal makes it, its rules, and the time.
+pub struct Pass<'a> {
+    pub root: &'a Pinned,
+    pub key: &'a str,
+    pub uid: u32,
+    pub rules: &'a Rules,
+    pub now: DateTime<Utc>,
 }
 
-async fn pass_inner(
-    root: &Pinned,
-    key: &str,
-    uid: u32,
-    rules: &Rules,
-    state: &mut RepoState,
-    now: DateTime<Utc>,
-    report: &mut RepoReport,
-) -> anyhow::Result<()> {
-    let job = open_guarded(root, key, uid)?;
-    let job_name = key.rsplit('/').next().unwrap_or(key);
-    seal_file(&job, layout::OWNER_FILE, uid)?;
-    let mut fresh = Vec::new();
-    let mut present = HashSet::new();
-    let mut leftovers = Vec::new();
-    for e in job.entries()? {
-        match Entry::classify(&e.name) {
-            Entry::Snapshot(id) if e.is_dir() => {
-                present.insert(e.name.clone());
-                let done = state
-                    .snapshots
-                    .get(&e.name)
-                    .is_some_and(|s| s.status != Status::Waiting);
-                if done {
-                    continue;
-                }
-                match job.child(&e.name)?.look(layout::MANIFEST_FILE)? {
-                    Some(m) if super::pin::kind(&m) == nix::sys::stat::SFlag::S_IFREG => fresh
-                        .push(New {
-                            id,
-                            ctime: ctime(&m),
-                        }),
-                    _ => leftovers.push(e.name),
-                }
-            }
-            // Left by the vault itself, half removed: finish it.
-            Entry::Deleting(_) if e.is_dir() => job.remove_tree(&e.name)?,
-            Entry::Snapshot(_) | Entry::Partial(_) | Entry::Deleting(_) => leftovers.push(e.name),
-            Entry::Other if e.name.starts_with(super::discover::PROBE_PREFIX) => {
-                leftovers.push(e.name)
-            }
-            Entry::Other => {}
+impl Pass<'_> {
+    pub async fn run(&self, state: &mut RepoState) -> RepoReport {
+        let mut report = RepoReport {
+            key: self.key.to_string(),
+            ..RepoReport::default()
+        };
+        if let Err(e) = self.inner(state, &mut report).await {
+            report.errors.push(e.to_string());
         }
+        state.last_pass = Some(self.now);
+        state.error = (!report.errors.is_empty()).then(|| report.errors.join("; "));
+        report
     }
-    let vanished: Vec<String> = state
-        .snapshots
-        .keys()
-        .filter(|id| !present.contains(*id))
-        .cloned()
-        .collect();
-    for id in vanished {
-        state.snapshots.remove(&id);
-        report.errors.push(format!(
+
+    async fn inner(&self, state: &mut RepoState, report: &mut RepoReport) -> anyhow::Result<()> {
+        let Pass {
+            root,
+            key,
+            uid,
+            rules,
+            now,
+        } = *self;
+        let job = open_guarded(root, key, uid)?;
+        let job_name = key.rsplit('/').next().unwrap_or(key);
+        seal_file(&job, layout::OWNER_FILE, uid)?;
+        let mut fresh = Vec::new();
+        let mut present = HashSet::new();
+        let mut leftovers = Vec::new();
+        for e in job.entries()? {
+            match Entry::classify(&e.name) {
+                Entry::Snapshot(id) if e.is_dir() => {
+                    present.insert(e.name.clone());
+                    let done = state
+                        .snapshots
+                        .get(&e.name)
+                        .is_some_and(|s| s.status != Status::Waiting);
+                    if done {
+                        continue;
+                    }
+                    match job.child(&e.name)?.look(layout::MANIFEST_FILE)? {
+                        Some(m) if super::pin::kind(&m) == nix::sys::stat::SFlag::S_IFREG => fresh
+                            .push(New {
+                                id,
+                                ctime: ctime(&m),
+                            }),
+                        _ => leftovers.push(e.name),
+                    }
+                }
+                // Left by the vault itself, half removed: finish it.
+                Entry::Deleting(_) if e.is_dir() => job.remove_tree(&e.name)?,
+                Entry::Snapshot(_) | Entry::Partial(_) | Entry::Deleting(_) => {
+                    leftovers.push(e.name)
+                }
+                Entry::Other if e.name.starts_with(super::discover::PROBE_PREFIX) => {
+                    leftovers.push(e.name)
+                }
+                Entry::Other => {}
+            }
+        }
+        let vanished: Vec<String> = state
+            .snapshots
+            .keys()
+            .filter(|id| !present.contains(*id))
+            .cloned()
+            .collect();
+        for id in vanished {
+            state.snapshots.remove(&id);
+            report.errors.push(format!(
             "snapshot {id}, sealed by an earlier pass, is gone: something with root or the vault user's rights on this server removed it"
         ));
-    }
-    let repo = Repository::pinned(Arc::new(Local::new(&job.path())?), &job.path(), job_name);
-    for n in fresh {
-        check_new(&job, &repo, n, uid, rules, state, now, report).await?;
-    }
-    for id in plan::mark_floods(state, rules) {
-        tracing::warn!("{key}: snapshot {id} marked: came in a flood");
-        report.suspicious += 1;
-    }
-    for id in plan::rotate(state, rules) {
-        let deleting = format!(".{id}.deleting");
-        job.rename(&id.to_string(), &deleting)?;
-        job.remove_tree(&deleting)?;
-        state.snapshots.remove(&id.to_string());
-        state.totals.removed += 1;
-        report.removed += 1;
-        tracing::info!("{key}: removed snapshot {id} (retention)");
-    }
-    for name in plan::expired(&mut state.incomplete, &leftovers, now, rules.grace) {
-        match Entry::classify(&name) {
-            // Out of the way first, so a manifest arriving now cannot make half a snapshot.
-            Entry::Snapshot(id) => {
-                let deleting = format!(".{id}.deleting");
-                job.remove_tree(&deleting)?;
-                job.rename(&name, &deleting)?;
-                job.remove_tree(&deleting)?;
-            }
-            _ => job.remove_tree(&name)?,
         }
-        state.incomplete.remove(&name);
-        state.totals.cleaned += 1;
-        report.cleaned += 1;
-        tracing::info!("{key}: removed {name}, left by a failed run");
+        let repo = Repository::pinned(Arc::new(Local::new(&job.path())?), &job.path(), job_name);
+        for n in fresh {
+            self.check_new(&job, &repo, n, state, report).await?;
+        }
+        for id in plan::mark_floods(state, rules) {
+            tracing::warn!("{key}: snapshot {id} marked: came in a flood");
+            report.suspicious += 1;
+        }
+        for id in plan::rotate(state, rules) {
+            let deleting = format!(".{id}.deleting");
+            job.rename(&id.to_string(), &deleting)?;
+            job.remove_tree(&deleting)?;
+            state.snapshots.remove(&id.to_string());
+            state.totals.removed += 1;
+            report.removed += 1;
+            tracing::info!("{key}: removed snapshot {id} (retention)");
+        }
+        for name in plan::expired(&mut state.incomplete, &leftovers, now, rules.grace) {
+            match Entry::classify(&name) {
+                // Out of the way first, so a manifest arriving now cannot make half a snapshot.
+                Entry::Snapshot(id) => {
+                    let deleting = format!(".{id}.deleting");
+                    job.remove_tree(&deleting)?;
+                    job.rename(&name, &deleting)?;
+                    job.remove_tree(&deleting)?;
+                }
+                _ => job.remove_tree(&name)?,
+            }
+            state.incomplete.remove(&name);
+            state.totals.cleaned += 1;
+            report.cleaned += 1;
+            tracing::info!("{key}: removed {name}, left by a failed run");
+        }
+        Ok(())
     }
-    Ok(())
-}
 
-#[allow(clippy::too_many_arguments)]
-async fn check_new(
-    job: &Pinned,
-    repo: &Repository,
-    n: New,
-    uid: u32,
-    rules: &Rules,
-    state: &mut RepoState,
-    now: DateTime<Utc>,
-    report: &mut RepoReport,
-) -> anyhow::Result<()> {
-    let key = &report.key;
-    let trusted = state
-        .snapshots
-        .get(&n.id.to_string())
-        .map_or(n.ctime.min(now), |s| s.trusted);
-    let dir = job.child(&n.id.to_string())?;
-    let mut seal = seal_snapshot(&dir, uid)?;
-    // The check reads by name: the name must still be the directory just sealed (which the
-    // client can no longer rename), not one swapped in before the seal.
-    let sealed = dir.stat()?;
-    if job
-        .look(&n.id.to_string())?
-        .is_none_or(|st| (st.st_dev, st.st_ino) != (sealed.st_dev, sealed.st_ino))
-    {
-        seal.problems.push("replaced while it was sealed".into());
+    async fn check_new(
+        &self,
+        job: &Pinned,
+        repo: &Repository,
+        n: New,
+        state: &mut RepoState,
+        report: &mut RepoReport,
+    ) -> anyhow::Result<()> {
+        let (uid, rules, now) = (self.uid, self.rules, self.now);
+        let key = &report.key;
+        let trusted = state
+            .snapshots
+            .get(&n.id.to_string())
+            .map_or(n.ctime.min(now), |s| s.trusted);
+        let dir = job.child(&n.id.to_string())?;
+        let mut seal = seal_snapshot(&dir, uid)?;
+        // The check reads by name: the name must still be the directory just sealed (which the
+        // client can no longer rename), not one swapped in before the seal.
+        let sealed = dir.stat()?;
+        if job
+            .look(&n.id.to_string())?
+            .is_none_or(|st| (st.st_dev, st.st_ino) != (sealed.st_dev, sealed.st_ino))
+        {
+            seal.problems.push("replaced while it was sealed".into());
+        }
+        let open = writers(&seal.inodes);
+        if seal.problems.is_empty() && !open.is_empty() {
+            tracing::info!(
+                "{key}: snapshot {} is sealed but still open for writing, or the vault may not look (pid {open:?}); checked next pass",
+                n.id
+            );
+            plan::wait(state, n.id, trusted, now);
+            report.waiting += 1;
+            return Ok(());
+        }
+        let problem = if seal.problems.is_empty() {
+            check(repo, n.id, &seal.names).await?
+        } else {
+            Some(seal.problems.join("; "))
+        };
+        match plan::record(state, n.id, trusted, now, problem, rules) {
+            Status::Sealed => report.sealed += 1,
+            Status::Damaged => report.damaged += 1,
+            Status::Suspicious => report.suspicious += 1,
+            Status::Waiting => {}
+        }
+        if let Some(s) = state.snapshots.get(&n.id.to_string())
+            && let Some(why) = &s.reason
+        {
+            tracing::warn!("{key}: snapshot {} is {}: {why}", n.id, s.status.as_str());
+        }
+        Ok(())
     }
-    let open = writers(&seal.inodes);
-    if seal.problems.is_empty() && !open.is_empty() {
-        tracing::info!(
-            "{key}: snapshot {} is sealed but still open for writing, or the vault may not look (pid {open:?}); checked next pass",
-            n.id
-        );
-        plan::wait(state, n.id, trusted, now);
-        report.waiting += 1;
-        return Ok(());
-    }
-    let problem = if seal.problems.is_empty() {
-        check(repo, n.id, &seal.names).await?
-    } else {
-        Some(seal.problems.join("; "))
-    };
-    match plan::record(state, n.id, trusted, now, problem, rules) {
-        Status::Sealed => report.sealed += 1,
-        Status::Damaged => report.damaged += 1,
-        Status::Suspicious => report.suspicious += 1,
-        Status::Waiting => {}
-    }
-    if let Some(s) = state.snapshots.get(&n.id.to_string())
-        && let Some(why) = &s.reason
-    {
-        tracing::warn!("{key}: snapshot {} is {}: {why}", n.id, s.status.as_str());
-    }
-    Ok(())
 }
 
 /// The vault's own check of a sealed snapshot: its manifest describes this directory and

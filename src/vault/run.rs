@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::config::VaultConfig;
 use super::discover::discover;
-use super::pass::{RepoReport, pass_repository};
+use super::pass::{Pass, RepoReport};
 use super::pin::Pinned;
 use super::plan::{self, Rules};
 use super::state::VaultState;
@@ -66,7 +66,14 @@ pub async fn run_pass(cfg: &VaultConfig, state: &mut VaultState, now: DateTime<U
                 continue;
             }
             let repo_state = state.repositories.entry(key.clone()).or_default();
-            let r = pass_repository(&root, &key, cfg.uid, &rules(cfg, &key), repo_state, now).await;
+            let pass = Pass {
+                root: &root,
+                key: &key,
+                uid: cfg.uid,
+                rules: &rules(cfg, &key),
+                now,
+            };
+            let r = pass.run(repo_state).await;
             found_keys.push(key);
             report.repositories.push(r);
         }

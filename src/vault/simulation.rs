@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 
 use super::plan::{self, Rules};
@@ -25,6 +25,11 @@ fn rules(policy: Policy) -> Rules {
         flood_limit: 12,
         flood_window: Duration::from_secs(3600),
     }
+}
+
+/// A fixed instant; the literals below are valid, so the default never shows.
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    rfc3339.parse().unwrap_or_default()
 }
 
 fn secs(n: i64) -> chrono::Duration {
@@ -54,7 +59,7 @@ fn simulate(policy: Policy, nights: usize, attacks: &[u8]) {
     let mut state = RepoState::default();
     let mut real: Vec<String> = Vec::new();
     let mut fakes: BTreeSet<String> = BTreeSet::new();
-    let start = Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap();
+    let start = at("2026-01-01T02:00:00Z");
     for night in 0..nights {
         // The nightly run, started a few minutes late on some nights, 40 s long.
         let t = start + chrono::Duration::days(night as i64) + secs((night as i64 * 7) % 600);
@@ -139,7 +144,7 @@ fn a_season_of_nights_keeps_what_restic_keeps_of_the_real_history() {
 #[test]
 fn a_leftover_goes_when_the_grace_period_has_passed_and_not_before() {
     let mut seen = BTreeMap::new();
-    let t = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
+    let t = at("2026-03-01T02:00:00Z");
     let grace = Duration::from_secs(86_400);
     let left = vec![
         "20260301T020000Z".to_string(),

@@ -114,6 +114,16 @@ pub fn backup_cmd(config: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("list {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// Run `backup --config CONFIG ARGS...` to completion.
 pub fn backup(config: &Path, args: &[&str]) -> Output {
     backup_cmd(config, args)
