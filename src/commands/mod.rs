@@ -121,10 +121,8 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
-    if let Command::Vault { command } = &cli.command {
-        return rt.block_on(vault::vault(&cli.vault_config_path(), command));
-    }
     let path = cli.config_path();
+    let vault_path = cli.vault_config_path();
     let load = || config::load(&path).map_err(CliError::from);
     match cli.command {
         Command::Run {
@@ -232,7 +230,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
             dry_run,
             remote.as_deref(),
         )),
-        Command::Vault { .. } => Ok(0),
+        Command::Vault { command } => rt.block_on(vault::vault(&vault_path, &command)),
     }
 }
 
