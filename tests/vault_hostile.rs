@@ -204,4 +204,22 @@ fn bad_configs_exit_2_and_a_second_pass_at_once_is_refused() {
     drop(held);
     let out = s.vault_run();
     assert!(out.status.success(), "{}", describe(&out));
+
+    // A root that is not there for a pass (an unmounted disk) is an error, and the vault
+    // forgets nothing it knew about the repositories under it.
+    let srv = s.d.path().join("srv");
+    let away = s.d.path().join("srv.away");
+    fs::rename(&srv, &away).unwrap();
+    let out = s.vault_run();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open the vault root"));
+    fs::rename(&away, &srv).unwrap();
+    let st = s.status();
+    assert_eq!(
+        st["repositories"]["host1/t"]["snapshots"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(1),
+        "{st}"
+    );
 }

@@ -47,7 +47,7 @@ async fn pass(cfg: &VaultConfig, quiet_when_busy: bool) -> Result<PassReport, Cl
     let mut saved = state::load(&cfg.state_dir).map_err(|e| CliError::Failed(e.to_string()))?;
     let report = run_pass(cfg, &mut saved, chrono::Utc::now()).await;
     state::save(&cfg.state_dir, &saved).map_err(|e| CliError::Failed(e.to_string()))?;
-    if let Err(e) = metrics::write(&cfg.state_dir, &saved, report.failed()) {
+    if let Err(e) = metrics::write(&cfg.metrics_file, &saved, report.failed()) {
         tracing::warn!("{e}");
     }
     for e in &report.errors {

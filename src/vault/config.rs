@@ -28,6 +28,7 @@ struct VaultModel {
     roots: Option<Spanned<Vec<Spanned<String>>>>,
     user: Option<Spanned<String>>,
     state_dir: Option<Spanned<String>>,
+    metrics_file: Option<Spanned<String>>,
     seal_delay: Option<HumanDuration>,
     grace: Option<HumanDuration>,
     id_tolerance: Option<HumanDuration>,
@@ -47,6 +48,8 @@ pub struct VaultConfig {
     pub roots: Vec<PathBuf>,
     pub uid: u32,
     pub state_dir: PathBuf,
+    /// vault.prom (default `<state_dir>/vault.prom`), e.g. in node_exporter's textfile dir.
+    pub metrics_file: PathBuf,
     pub seal_delay: Duration,
     pub grace: Duration,
     pub id_tolerance: Duration,
@@ -117,17 +120,18 @@ pub fn parse(path: &Path, text: &str) -> Result<VaultConfig, ConfigError> {
             .with_hint("user = \"backup-vault\": the account that owns sealed snapshots"));
     };
     let uid = resolve_user(user.get_ref()).map_err(|m| at(user.span(), "vault.user", m))?;
-    let state_dir = match v.state_dir {
-        Some(s) if !s.get_ref().starts_with('/') => {
-            return Err(at(
-                s.span(),
-                "vault.state_dir",
-                format!("{:?} is not an absolute path", s.get_ref()),
-            ));
-        }
-        Some(s) => PathBuf::from(s.into_inner()),
-        None => PathBuf::from(DEFAULT_STATE_DIR),
+    let absolute = |s: Option<Spanned<String>>, key: &str| match s {
+        Some(s) if !s.get_ref().starts_with('/') => Err(at(
+            s.span(),
+            key,
+            format!("{:?} is not an absolute path", s.get_ref()),
+        )),
+        s => Ok(s.map(|s| PathBuf::from(s.into_inner()))),
     };
+    let state_dir = absolute(v.state_dir, "vault.state_dir")?
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+    let metrics_file = absolute(v.metrics_file, "vault.metrics_file")?
+        .unwrap_or_else(|| state_dir.join(super::metrics::METRICS_FILE));
     let flood_limit = match v.flood_limit {
         Some(n) if *n.get_ref() == 0 => {
             return Err(at(
@@ -166,6 +170,7 @@ pub fn parse(path: &Path, text: &str) -> Result<VaultConfig, ConfigError> {
         roots: out_roots,
         uid,
         state_dir,
+        metrics_file,
         seal_delay: v
             .seal_delay
             .map_or(Duration::from_secs(60), HumanDuration::get),
@@ -210,6 +215,10 @@ mod tests {
         let c = p("[vault]\nroots = [\"/srv/backups\"]\nuser = \"0\"\n").unwrap();
         assert_eq!(c.uid, 0);
         assert_eq!(c.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+        assert_eq!(
+            c.metrics_file,
+            PathBuf::from(DEFAULT_STATE_DIR).join("vault.prom")
+        );
         assert_eq!(c.seal_delay, Duration::from_secs(60));
         assert_eq!(c.grace, Duration::from_secs(86400));
         assert_eq!(c.id_tolerance, Duration::from_secs(7200));

@@ -1,6 +1,7 @@
-//! `<state_dir>/vault.prom`, the vault's metrics in the node_exporter textfile format, next to
-//! the agent's: when the last pass ran and whether it completed, and per repository the
-//! snapshots by state, the newest sealed one, and what passes sealed, removed and cleaned.
+//! `metrics_file` (default `<state_dir>/vault.prom`), the vault's metrics in the node_exporter
+//! textfile format, beside the agent's: when the last pass ran and whether it completed, and
+//! per repository the snapshots by state, the newest sealed one, and what passes sealed,
+//! removed and cleaned.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -111,11 +112,6 @@ pub fn render(state: &VaultState, failed: bool) -> String {
     out
 }
 
-pub fn write(state_dir: &Path, state: &VaultState, failed: bool) -> std::io::Result<()> {
-    replace(
-        &state_dir.join(METRICS_FILE),
-        render(state, failed).as_bytes(),
-        0o644,
-        Durable::No,
-    )
+pub fn write(file: &Path, state: &VaultState, failed: bool) -> std::io::Result<()> {
+    replace(file, render(state, failed).as_bytes(), 0o644, Durable::No)
 }

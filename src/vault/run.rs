@@ -78,10 +78,13 @@ pub async fn run_pass(cfg: &VaultConfig, state: &mut VaultState, now: DateTime<U
             report.repositories.push(r);
         }
     }
+    // A root that could not be read (an unmounted disk) hides its repositories: forgetting
+    // them would forget their marks, so nothing is forgotten in such a pass.
+    let whole = report.errors.is_empty();
     let gone: Vec<String> = state
         .repositories
         .keys()
-        .filter(|k| !found_keys.contains(k))
+        .filter(|k| whole && !found_keys.contains(k))
         .cloned()
         .collect();
     for key in gone {
