@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Scale benchmark (issue 20): how `backup run`, `backup restore` and `backup verify` grow with
+# the number of files and with the size of one command stream, beside the pipelines they
+# replace, in the same run: `tar | zstd -3 -T0 | ssh cat` and `ssh cat | zstd -dc | tar -x`.
+#
+#   cargo build --release && bench/scale.sh                   every size (1M files: ~16 GB of data)
+#   SCALE_TREES="20000 200000" SCALE_STREAM_GIB=0 bench/scale.sh   a quick subset
+#
+# Trees come from ../shared/bench/make-dataset.sh (deterministic: BENCH_SEED), one per size,
+# kept under SCALE_DIR (default /tmp/scale) and reused; SCALE_DEEP=1 adds a deep tree with long
+# names. The stream is SCALE_STREAM_GIB GiB (default 100) of compressible SQL-like text from
+# `yes`, dumped by a job command, so the run is CPU-bound, not disk- or network-bound.
+# Every row: wall s, client user+sys CPU s, peak RSS MiB (GNU time), and for trees the cost per
+# file (wall / files). A private sshd on 127.0.0.1 (own keys) is the server; it and everything
+# it wrote are removed at exit, the datasets stay.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${BACKUP_BIN:-$HERE/../target/release/backup}
+B=$(cd "$(dirname "$B")" && pwd)/$(basename "$B")
+MKDS=${MKDS:-$HERE/../../shared/bench/make-dataset.sh}
+W=${SCALE_DIR:-/tmp/scale}
+TREES=${SCALE_TREES:-20000 200000 1000000}
+STREAM_GIB=${SCALE_STREAM_GIB:-100}
+mkdir -p "$W"
+R=$W/remote
+# Restores go to RAM by default: on an ext4 that freed many inodes lately (earlier runs'
+# restores) inode allocation crawls (recently_deleted in the profile) and made either restore
+# up to 10x slower, whichever came second. 1M files need a disk here (~16 GB).
+RESTORE=${SCALE_RESTORE_DIR:-/dev/shm/scale-restore}
+OUT=$W/results-$(date -u +%Y%m%dT%H%M%SZ).md
+
+# --- a private sshd, as shared/bench/baseline.sh starts one ------------------------------------
+d=$W/ssh
+rm -rf "$d" "$R"; mkdir -p "$d" "$R" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$d/host_ed25519"
+ssh-keygen -q -t ed25519 -N '' -f "$d/client_ed25519"
+cp "$d/client_ed25519.pub" "$d/authorized_keys"
+chmod 600 "$d/authorized_keys" "$d/client_ed25519"
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+cat >"$d/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_ed25519
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+Subsystem sftp internal-sftp
+SetEnv SHLVL=1
+EOF
+/usr/sbin/sshd -D -E "$d/sshd.log" -f "$d/sshd_config" &
+SSHD_PID=$!
+cleanup() { kill "$SSHD_PID" 2>/dev/null || true; rm -rf "$R" "$RESTORE" "$W/ssh"; }
+trap cleanup EXIT
+for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >"$d/known_hosts"
+SSH="ssh -F /dev/null -i $d/client_ed25519 -o IdentitiesOnly=yes -o UserKnownHostsFile=$d/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR -p $PORT"
+HOST=$(id -un)@127.0.0.1
+$SSH "$HOST" true
+
+config() { # config JOB SOURCES_TOML [EXTRA]
+  cat >"$W/config.toml" <<EOF
+[agent]
+state_dir = "$W/state"
+[remotes.s]
+host = "127.0.0.1"
+port = $PORT
+user = "$(id -un)"
+identity_file = "$d/client_ed25519"
+known_hosts = "$d/known_hosts"
+path = "$R"
+[jobs.$1]
+remote = "s"
+sources = $2
+${3:-}
+EOF
+}
+
+# measure NAME FILES CMD...: one row (GNU time: wall, user+sys, max RSS of the largest process).
+printf '| what | files | wall s | CPU s | peak RSS MiB | us per file |\n| --- | --- | --- | --- | --- | --- |\n' >"$OUT"
+measure() {
+  local name=$1 files=$2; shift 2
+  if ! /usr/bin/time -o "$W/time.out" -f '%e %U %S %M' bash -c "$*" >/dev/null 2>"$W/cmd.err"; then
+    echo "FAILED: $name" >&2; cat "$W/cmd.err" >&2; exit 1
+  fi
+  local wall user sys rss
+  read -r wall user sys rss <"$W/time.out"
+  local cpu per
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  per=$(awk -v w="$wall" -v n="$files" 'BEGIN { if (n > 0) printf "%.1f", w * 1e6 / n; else print "-" }')
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$files" "$wall" "$cpu" "$((rss / 1024))" "$per" | tee -a "$OUT"
+}
+
+for n in $TREES; do
+  data=$W/data-$n
+  BENCH_TREE_FILES=$n BENCH_BIG_MIB=1 "$MKDS" gen "$data" >/dev/null
+  files=$(find "$data/tree" -type f | wc -l)
+  config tree "[\"$data/tree\"]" 'verify = "auto"'
+  rm -rf "$R"/*
+  measure "tree $n: tar | zstd -3 -T0 | ssh cat" "$files" \
+    "tar -C '$data/tree' -cf - . | zstd -3 -T0 -q | $SSH $HOST 'cat > $R/ref.tar.zst'"
+  measure "tree $n: backup run" "$files" "'$B' --config '$W/config.toml' run tree -q"
+  measure "tree $n: backup verify --read" "$files" "'$B' --config '$W/config.toml' verify tree --read -q"
+  # Each restore into a directory of its own, removed only after both (see RESTORE above).
+  rm -rf "$RESTORE"; mkdir -p "$RESTORE/ref" "$RESTORE/backup"
+  measure "tree $n: ssh cat | zstd -dc | tar -x" "$files" \
+    "$SSH $HOST 'cat $R/ref.tar.zst' | zstd -dc | tar -C '$RESTORE/ref' -xf -"
+  measure "tree $n: backup restore" "$files" \
+    "'$B' --config '$W/config.toml' restore tree latest --target '$RESTORE/backup' -q"
+  rm -rf "$RESTORE" "$R"/*
+done
+
+if [ "$STREAM_GIB" -gt 0 ]; then
+  bytes=$((STREAM_GIB * 1024 * 1024 * 1024))
+  gen="yes 'INSERT INTO events VALUES (4711, now(), ''backup-agent scale benchmark row'', 0.5);' | head -c $bytes"
+  config stream '[]' "verify = \"auto\"
+[[jobs.stream.commands]]
+name = \"dump.sql\"
+run = [\"sh\", \"-c\", \"$gen\"]"
+  measure "stream ${STREAM_GIB} GiB: gen | zstd -3 -T0 | ssh cat" 0 \
+    "$gen | zstd -3 -T0 -q | $SSH $HOST 'cat > $R/ref.sql.zst'"
+  measure "stream ${STREAM_GIB} GiB: backup run" 0 "'$B' --config '$W/config.toml' run stream -q"
+  measure "stream ${STREAM_GIB} GiB: backup verify --read" 0 "'$B' --config '$W/config.toml' verify stream --read -q"
+  measure "stream ${STREAM_GIB} GiB: ssh cat | zstd -dc" 0 "$SSH $HOST 'cat $R/ref.sql.zst' | zstd -dc"
+  measure "stream ${STREAM_GIB} GiB: backup cat" 0 "'$B' --config '$W/config.toml' cat stream latest dump.sql"
+fi
+echo "results: $OUT"
