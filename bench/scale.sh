@@ -8,8 +8,9 @@
 #
 # Trees come from ../shared/bench/make-dataset.sh (deterministic: BENCH_SEED), one per size,
 # kept under SCALE_DIR (default /tmp/scale) and reused (a deep tree with long names, which
-# issue 20 also asks for, is not here yet). The stream is SCALE_STREAM_GIB GiB (default 100) of compressible SQL-like text from
-# `yes`, dumped by a job command, so the run is CPU-bound, not disk- or network-bound.
+# issue 20 also asks for, is not here yet). The stream is SCALE_STREAM_GIB GiB (default 100)
+# of compressible SQL-like text from `yes`, dumped by a job command, so the run is CPU-bound,
+# not disk- or network-bound.
 # Every row: wall s, client user+sys CPU s, peak RSS MiB (GNU time), and for trees the cost per
 # file (wall / files). A private sshd on 127.0.0.1 (own keys) is the server; it and everything
 # it wrote are removed at exit, the datasets stay.
