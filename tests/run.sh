@@ -8,6 +8,8 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v zstd >/dev/null || need+=(zstd)
 command -v sha256sum >/dev/null || need+=(coreutils)
+# The server-side hash prefers `openssl dgst` (tests/remote_hash.rs).
+[ -x /usr/bin/openssl ] || need+=(openssl)
 # The dump guard tests dump a corrupt sqlite file with the real sqlite3 (tests/dumps.rs).
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 # Encrypted snapshots must restore with the stock age binary (tests/encryption.rs).

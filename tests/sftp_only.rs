@@ -83,7 +83,7 @@ fn remote_hash_on_an_sftp_only_account_fails_before_the_upload() {
     );
     assert!(
         err.contains("hint: set verify = \"auto\"")
-            && err.contains("allow this account to run sha256sum"),
+            && err.contains("allow this account to run openssl or sha256sum"),
         "{err}"
     );
     // No snapshot, no partial upload, no probe left behind: only the history's records.

@@ -213,7 +213,7 @@ async fn require_remote_hash(job: &JobConfig, repo: &Repository) -> Result<(), J
                 job.remote.display_addr()
             ),
             hint: format!(
-                "set verify = \"auto\" (it reads the files back instead) or \"readback\" for job {} in {}, or allow this account to run sha256sum on the server",
+                "set verify = \"auto\" (it reads the files back instead) or \"readback\" for job {} in {}, or allow this account to run openssl or sha256sum on the server",
                 job.name,
                 job.defined_in.display()
             ),

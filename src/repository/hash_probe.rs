@@ -1,6 +1,7 @@
-//! Whether a remote can hash files where they are (`sha256sum` on the server), asked with a
-//! small probe file through the same [`Remote::sha256`] the verify step calls: `check
-//! --connect` reports it, and a run with `verify = "remote-hash"` learns it before uploading.
+//! Whether a remote can hash files where they are (`openssl dgst` or `sha256sum` on the
+//! server), asked with a small probe file through the same [`Remote::sha256`] the verify step
+//! calls: `check --connect` reports it, and a run with `verify = "remote-hash"` learns it
+//! before uploading.
 
 use sha2::{Digest, Sha256};
 
@@ -43,7 +44,7 @@ pub async fn probe_hash(remote: &dyn Remote, dir: &str) -> Result<HashSupport, R
         Err(e) if e.kind() == ErrorKind::Unsupported => {
             tracing::debug!("server-side hashing refused: {e}");
             HashSupport::Unsupported(
-                "the account may not run sha256sum: SFTP-only, e.g. ForceCommand internal-sftp"
+                "the account may run neither openssl nor sha256sum: SFTP-only, e.g. ForceCommand internal-sftp"
                     .into(),
             )
         }

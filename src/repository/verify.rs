@@ -1,8 +1,8 @@
 //! The verification engine, one implementation for the check before a commit and for
 //! `backup verify`: every stored file must be a regular file (looked at without following a
 //! link) with the recorded size, and, unless only sizes are asked for, the recorded SHA-256,
-//! computed where the data is (`sha256sum` on the server, or the local remote) or by reading
-//! every byte back, never more bytes than recorded.
+//! computed where the data is (`openssl dgst` or `sha256sum` on the server, or the local
+//! remote) or by reading every byte back, never more bytes than recorded.
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -67,7 +67,7 @@ pub async fn check_files(
         files: Vec::with_capacity(files.len()),
         method: VerifyMode::Size,
     };
-    // Sizes first: cheap, and a missing file must not make `sha256sum` fail for the others.
+    // Sizes first: cheap, and a missing file must not make the server's hash tool fail for the others.
     let mut to_hash = Vec::new();
     // Looked at together, not one round trip per stream (at most 32 at once: the manifest
     // comes from the server, and so does the number of files it names).
@@ -121,7 +121,7 @@ pub async fn check_files(
                 // keep the server's raw answer for -v.
                 tracing::debug!("server-side hashing refused: {e}");
                 tracing::info!(
-                    "verifying by readback: {} cannot hash files on the server (no sha256sum for this account); set verify = \"readback\" to skip asking",
+                    "verifying by readback: {} cannot hash files on the server (no openssl or sha256sum for this account); set verify = \"readback\" to skip asking",
                     remote.describe()
                 );
                 out.method = VerifyMode::Readback;

@@ -87,7 +87,7 @@ pub async fn check(cfg: &Config) -> Result<Vec<String>, CliError> {
                 (VerifyMode::RemoteHash, false) => {
                     unusable = true;
                     format!(
-                        "FAILED: verify = \"remote-hash\" cannot work on this account; set verify = \"auto\" or \"readback\" in {}, or allow sha256sum for this account on the server",
+                        "FAILED: verify = \"remote-hash\" cannot work on this account; set verify = \"auto\" or \"readback\" in {}, or allow openssl or sha256sum for this account on the server",
                         j.defined_in.display()
                     )
                 }

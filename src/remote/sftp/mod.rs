@@ -1,6 +1,6 @@
 //! The SFTP remote: one SSH connection (host key checked before anything is sent, key auth,
 //! keepalives), SFTP over one or more of its channels with pipelined writes and reads, and
-//! `sha256sum` over an exec channel where the account may run commands. SFTP status codes are
+//! `openssl dgst` or `sha256sum` over an exec channel where the account may run commands. SFTP status codes are
 //! turned into [`ErrorKind`]s here and go no further.
 
 mod checker;
@@ -19,7 +19,7 @@ mod write_order;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, Remot
 use crate::config::SftpConfig;
 
 pub use connect::Connection;
+pub use exec::HashTool;
 pub use identity::load as load_identity;
 pub use scan::scan_host_keys;
 pub use session::Sftp;
@@ -40,9 +41,14 @@ pub use write_order::Decision as WriteOrderDecision;
 pub struct SftpRemote {
     conn: Connection,
     sftp: Sftp,
-    /// Set once the account refused to run `sha256sum`, so later checks do not ask again.
-    exec_refused: AtomicBool,
+    /// Which hash tool this account runs, once known, so later checks ask only that one.
+    hash_tool: AtomicU8,
 }
+
+const TOOL_UNKNOWN: u8 = 0;
+const TOOL_OPENSSL: u8 = 1;
+const TOOL_SHA256SUM: u8 = 2;
+const TOOL_REFUSED: u8 = 3;
 
 impl SftpRemote {
     pub async fn open(cfg: &SftpConfig) -> Result<SftpRemote, RemoteError> {
@@ -51,8 +57,27 @@ impl SftpRemote {
         Ok(SftpRemote {
             conn,
             sftp,
-            exec_refused: AtomicBool::new(false),
+            hash_tool: AtomicU8::new(TOOL_UNKNOWN),
         })
+    }
+
+    /// The tools still worth asking, in order.
+    fn hash_tools(&self) -> &'static [HashTool] {
+        match self.hash_tool.load(Ordering::Relaxed) {
+            TOOL_UNKNOWN => &HashTool::ALL,
+            TOOL_OPENSSL => &[HashTool::Openssl],
+            TOOL_SHA256SUM => &[HashTool::Sha256sum],
+            _ => &[],
+        }
+    }
+
+    fn remember(&self, tool: Option<HashTool>) {
+        let n = match tool {
+            Some(HashTool::Openssl) => TOOL_OPENSSL,
+            Some(HashTool::Sha256sum) => TOOL_SHA256SUM,
+            None => TOOL_REFUSED,
+        };
+        self.hash_tool.store(n, Ordering::Relaxed);
     }
 }
 
@@ -66,7 +91,7 @@ impl Remote for SftpRemote {
         Capabilities {
             rename_dirs: true,
             fsync: self.sftp.extensions().fsync,
-            hash: !self.exec_refused.load(Ordering::Relaxed),
+            hash: self.hash_tool.load(Ordering::Relaxed) != TOOL_REFUSED,
             sequential_writes: self.sftp.write_order().is_sequential(),
         }
     }
@@ -113,10 +138,10 @@ impl Remote for SftpRemote {
     }
 
     async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError> {
-        if self.exec_refused.load(Ordering::Relaxed) {
+        if self.hash_tools().is_empty() {
             return Err(exec_refused(paths));
         }
-        // Hash only what a no-follow stat shows to be a regular file: `sha256sum` itself would
+        // Hash only what a no-follow stat shows to be a regular file: a hash tool itself would
         // follow a symlink the server put there, or read a device forever.
         let mut bytes = 0u64;
         for p in paths {
@@ -133,27 +158,48 @@ impl Remote for SftpRemote {
                 None => return Err(RemoteError::op(ErrorKind::NotFound, "hash", p, "missing")),
             }
         }
-        // A file that keeps growing after that look would keep `sha256sum` reading: bound it
-        // by the time the bytes seen take at a slow disk's pace, then give up (dropping the
+        // A file that keeps growing after that look would keep the tool reading: bound it by
+        // the time the bytes seen take at a slow disk's pace, then give up (dropping the
         // channel ends the command on the server).
         let bound = Duration::from_secs(120 + bytes / (20 * 1024 * 1024));
-        let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(paths))
-            .await
-            .map_err(|_| {
-                RemoteError::op(
-                    ErrorKind::Other,
-                    "hash",
-                    paths.first().map_or("", String::as_str),
-                    format!("sha256sum on the server did not finish within {bound:?}"),
-                )
-            })?;
-        match hashed {
-            Err(e) if e.kind() == ErrorKind::Unsupported => {
-                self.exec_refused.store(true, Ordering::Relaxed);
-                Err(e)
+        tracing::debug!(
+            "hashing {} files on the server ({bytes} bytes)",
+            paths.len()
+        );
+        let mut refused = exec_refused(paths);
+        for &tool in self.hash_tools() {
+            let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(tool, paths))
+                .await
+                .map_err(|_| {
+                    RemoteError::op(
+                        ErrorKind::Other,
+                        "hash",
+                        paths.first().map_or("", String::as_str),
+                        format!(
+                            "{} on the server did not finish within {bound:?}",
+                            tool.name()
+                        ),
+                    )
+                })?;
+            match hashed {
+                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                    tracing::debug!("{} on the server: {e}", tool.name());
+                    refused = e;
+                }
+                Ok(sums) => {
+                    tracing::debug!(
+                        "hashed {} files on the server with {}",
+                        paths.len(),
+                        tool.name()
+                    );
+                    self.remember(Some(tool));
+                    return Ok(sums);
+                }
+                Err(e) => return Err(e),
             }
-            other => other,
         }
+        self.remember(None);
+        Err(refused)
     }
 
     async fn start_dir(&self) -> Option<String> {
@@ -170,7 +216,7 @@ fn exec_refused(paths: &[String]) -> RemoteError {
         ErrorKind::Unsupported,
         "hash",
         paths.first().map_or("", String::as_str),
-        "the account cannot run sha256sum (SFTP-only)",
+        "the account cannot run openssl or sha256sum (SFTP-only?)",
     )
 }
 

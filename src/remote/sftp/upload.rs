@@ -166,6 +166,10 @@ impl Sftp {
             }
         }
         super::handles::closed(path, closes).await?;
+        tracing::debug!(
+            "uploaded {path}: {n} bytes over {} channel(s)",
+            handles.len()
+        );
         Ok(n)
     }
 
