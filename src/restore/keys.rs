@@ -114,7 +114,7 @@ pub fn plaintext<'a>(
     input: &'a mut HashingReader,
     name: &str,
     ids: Option<&Identities>,
-) -> io::Result<Box<dyn Read + 'a>> {
+) -> io::Result<Box<dyn Read + Send + 'a>> {
     if !is_encrypted(name) {
         return Ok(Box::new(input));
     }

@@ -13,6 +13,7 @@ mod meta;
 mod names;
 mod outcome;
 mod outputs;
+mod read_ahead;
 mod read_side;
 mod run;
 mod sparse;

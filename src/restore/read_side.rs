@@ -32,3 +32,25 @@ impl<R: Read> Read for ReadSide<'_, R> {
         }
     }
 }
+
+/// Bytes per write of a file's data.
+const WRITE_BLOCK: usize = 256 * 1024;
+
+/// `io::copy` with `buf` (grown to [`WRITE_BLOCK`] once) in place of its 8 KiB stack buffer:
+/// that would be 131,072 writes for a 1 GiB dump.
+pub(super) fn copy(
+    data: &mut impl Read,
+    out: &mut impl io::Write,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.resize(WRITE_BLOCK, 0);
+    loop {
+        let n = match data.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+    }
+}

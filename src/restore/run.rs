@@ -11,6 +11,7 @@ use super::RestoreError;
 use super::fetch::{Fetched, fetch};
 use super::keys;
 use super::outputs::{output_name, write_output};
+use super::read_ahead::with_read_ahead;
 use super::target::{check_target, create_target};
 use super::unpack::{UnpackReport, Unpacker, safe_relative};
 use crate::config::JobConfig;
@@ -109,9 +110,8 @@ async fn restore_from(
                 move |input| {
                     let plain = keys::plaintext(input, &name, keys.as_deref())?;
                     let decoder = zstd::stream::read::Decoder::new(plain)?;
-                    Ok(Unpacker::new(&r, sel, owners)?
-                        .with_devices(devices)
-                        .unpack(decoder))
+                    let unpacker = Unpacker::new(&r, sel, owners)?.with_devices(devices);
+                    Ok(with_read_ahead(decoder, |ahead| unpacker.unpack(ahead)))
                 },
             )
             .await;

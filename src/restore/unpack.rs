@@ -26,7 +26,7 @@ pub use super::names::safe_relative;
 use super::names::shown;
 use super::outcome::Skip;
 pub use super::outcome::UnpackReport;
-use super::read_side::ReadSide;
+use super::read_side::{ReadSide, copy};
 use super::special;
 use super::target::{Place, Target, create_file, kind, lstat_at, open_for_meta};
 
@@ -40,6 +40,8 @@ pub struct Unpacker {
     files: HashSet<PathBuf>,
     dirs: Vec<DirMeta>,
     report: UnpackReport,
+    /// The buffer of every file's data (read_side::copy).
+    buf: Vec<u8>,
 }
 
 impl Unpacker {
@@ -53,6 +55,7 @@ impl Unpacker {
             files: HashSet::new(),
             dirs: Vec::new(),
             report: UnpackReport::default(),
+            buf: Vec::new(),
         })
     }
 
@@ -189,7 +192,7 @@ impl Unpacker {
                 let mut f = create_file(&at)?;
                 match sparse {
                     Some(size) => super::sparse::write(data, &mut f, size)?,
-                    None => drop(io::copy(data, &mut f)?),
+                    None => copy(data, &mut f, &mut self.buf)?,
                 }
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.set_xattrs(&f, rel, ext);
