@@ -6,10 +6,12 @@
 //! because the checks below (refuse any link on the way, create what is missing, report which
 //! component was wrong) are the policy, and no crate offers exactly that walk.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use nix::errno::Errno;
 
@@ -19,12 +21,17 @@ use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
 
 /// An entry's parent directory, opened, and the entry's own name in it.
 pub struct Place {
-    pub dir: OwnedFd,
+    pub dir: Rc<OwnedFd>,
     pub name: std::ffi::OsString,
 }
 
 pub struct Target {
-    root: OwnedFd,
+    root: Rc<OwnedFd>,
+    /// The directory the last walk ended in: an archive lists a directory's entries together,
+    /// and walking again from the root for each would cost an `openat` and a `close` per
+    /// component per file. The handle stays right: the restore never removes or replaces a
+    /// directory, and a name swapped for a link later does not move what the handle is.
+    last: RefCell<Option<(PathBuf, Rc<OwnedFd>)>>,
 }
 
 fn dir_flags() -> OFlag {
@@ -41,7 +48,10 @@ impl Target {
     pub fn open(root: &Path) -> io::Result<Target> {
         let root =
             openat(nix::fcntl::AT_FDCWD, root, dir_flags(), Mode::empty()).map_err(io_err)?;
-        Ok(Target { root })
+        Ok(Target {
+            root: Rc::new(root),
+            last: RefCell::new(None),
+        })
     }
 
     /// The parent of `rel` (a safe relative path), creating missing directories (mode 0755)
@@ -50,9 +60,31 @@ impl Target {
         let Some(name) = rel.file_name() else {
             return Ok(Err("has no name".into()));
         };
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if let Some((path, dir)) = self.last.borrow().as_ref()
+            && path == parent
+        {
+            return Ok(Ok(Place {
+                dir: dir.clone(),
+                name: name.to_os_string(),
+            }));
+        }
+        let dir = match self.walk(parent, create)? {
+            Ok(dir) => Rc::new(dir),
+            Err(why) => return Ok(Err(why)),
+        };
+        *self.last.borrow_mut() = Some((parent.to_path_buf(), dir.clone()));
+        Ok(Ok(Place {
+            dir,
+            name: name.to_os_string(),
+        }))
+    }
+
+    /// Opens `parent` from the root, one component at a time.
+    fn walk(&self, parent: &Path, create: bool) -> io::Result<Result<OwnedFd, String>> {
         let mut dir = self.root.try_clone()?;
         let mut walked = std::path::PathBuf::new();
-        if let Some(parent) = rel.parent() {
+        {
             for c in parent.components() {
                 let Component::Normal(part) = c else {
                     return Ok(Err("is not a plain relative path".into()));
@@ -74,19 +106,16 @@ impl Target {
                 }
             }
         }
-        Ok(Ok(Place {
-            dir,
-            name: name.to_os_string(),
-        }))
+        Ok(Ok(dir))
     }
 
-    fn why_not_a_dir(
+    fn why_not_a_dir<T>(
         &self,
         dir: &OwnedFd,
         part: &std::ffi::OsStr,
         walked: &Path,
         e: Errno,
-    ) -> io::Result<Result<Place, String>> {
+    ) -> io::Result<Result<T, String>> {
         match lstat_at(dir, part)? {
             Some(st) if kind(&st) == SFlag::S_IFLNK => Ok(Err(format!(
                 "would write through the symlink {}",

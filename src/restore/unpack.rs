@@ -10,6 +10,7 @@
 //! extended attributes through the entry's descriptor (xattrs.rs).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,11 @@ pub struct Unpacker {
     owners: bool,
     /// Device nodes are created (`--devices`, as root).
     devices: bool,
-    files: HashSet<PathBuf>,
+    /// The files this restore wrote, the only ones a hard link may point at: a keyed hash of
+    /// each path (random key per process, so an archive cannot aim at a collision), 8 bytes a
+    /// file where the paths themselves took ~80, which a million-file restore would feel.
+    files: HashSet<u64>,
+    keys: RandomState,
     dirs: Vec<DirMeta>,
     report: UnpackReport,
     /// The buffer of every file's data (read_side::copy).
@@ -53,6 +58,7 @@ impl Unpacker {
             owners,
             devices: false,
             files: HashSet::new(),
+            keys: RandomState::new(),
             dirs: Vec::new(),
             report: UnpackReport::default(),
             buf: Vec::new(),
@@ -174,7 +180,7 @@ impl Unpacker {
                 UnlinkatFlags::NoRemoveDir,
             )
             .map_err(io::Error::from)?;
-            self.files.remove(rel);
+            self.files.remove(&self.keys.hash_one(rel));
         }
         match kind_wanted {
             EntryType::Directory => {
@@ -196,7 +202,7 @@ impl Unpacker {
                 }
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.set_xattrs(&f, rel, ext);
-                self.files.insert(rel.to_path_buf());
+                self.files.insert(self.keys.hash_one(rel));
             }
             EntryType::Symlink => {
                 let target =
@@ -238,7 +244,7 @@ impl Unpacker {
         let target = link.ok_or_else(|| Skip::Refused("hard link without a target".into()))?;
         let target = safe_relative(target)
             .map_err(|why| Skip::Refused(format!("hard link target {why}")))?;
-        if !self.files.contains(&target) {
+        if !self.files.contains(&self.keys.hash_one(&target)) {
             if self.select.is_empty() {
                 return Err(Skip::Refused(format!(
                     "hard link to {}, which this restore did not write",
@@ -270,7 +276,7 @@ impl Unpacker {
             AtFlags::empty(),
         )
         .map_err(io::Error::from)?;
-        self.files.insert(rel.to_path_buf());
+        self.files.insert(self.keys.hash_one(rel));
         Ok(())
     }
 
