@@ -3,7 +3,7 @@
 # the number of files and with the size of one command stream, beside the pipelines they
 # replace, in the same run: `tar | zstd -3 -T0 | ssh cat` and `ssh cat | zstd -dc | tar -x`.
 #
-#   cargo build --release && bench/scale.sh                   every size (~45 min; 1M files: 4.3 GB)
+#   cargo build --release && bench/scale.sh   every size (~15 min, ~4 more to make the trees once)
 #   SCALE_TREES="20000 200000" SCALE_DEEP=0 SCALE_STREAM_GIB=0 bench/scale.sh   a quick subset
 #
 # Trees come from bench/scale-tree.py (deterministic: SCALE_SEED), one per size, kept under

@@ -2,6 +2,8 @@
 //! or `sha256sum` where the account has a shell. SFTP-only accounts refuse exec; callers fall
 //! back.
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use russh::ChannelMsg;
 
 use super::Connection;
@@ -42,6 +44,42 @@ impl HashTool {
             HashTool::Openssl => format!("openssl dgst -sha256 -r -- {quoted}"),
             HashTool::Sha256sum => format!("sha256sum -- {quoted}"),
         }
+    }
+}
+
+/// Which hash tool a connection's account runs, once known, so later checks ask only that one.
+#[derive(Debug, Default)]
+pub struct Chosen(AtomicU8);
+
+const UNKNOWN: u8 = 0;
+const OPENSSL: u8 = 1;
+const SHA256SUM: u8 = 2;
+const REFUSED: u8 = 3;
+
+impl Chosen {
+    /// The tools still worth asking, in order.
+    pub fn to_ask(&self) -> &'static [HashTool] {
+        match self.0.load(Ordering::Relaxed) {
+            UNKNOWN => &HashTool::ALL,
+            OPENSSL => &[HashTool::Openssl],
+            SHA256SUM => &[HashTool::Sha256sum],
+            _ => &[],
+        }
+    }
+
+    /// The account can run none of them.
+    pub fn refused(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == REFUSED
+    }
+
+    /// `None`: every tool was refused.
+    pub fn remember(&self, tool: Option<HashTool>) {
+        let n = match tool {
+            Some(HashTool::Openssl) => OPENSSL,
+            Some(HashTool::Sha256sum) => SHA256SUM,
+            None => REFUSED,
+        };
+        self.0.store(n, Ordering::Relaxed);
     }
 }
 

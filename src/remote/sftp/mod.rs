@@ -19,7 +19,6 @@ mod write_order;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -42,13 +41,8 @@ pub struct SftpRemote {
     conn: Connection,
     sftp: Sftp,
     /// Which hash tool this account runs, once known, so later checks ask only that one.
-    hash_tool: AtomicU8,
+    hash_tool: exec::Chosen,
 }
-
-const TOOL_UNKNOWN: u8 = 0;
-const TOOL_OPENSSL: u8 = 1;
-const TOOL_SHA256SUM: u8 = 2;
-const TOOL_REFUSED: u8 = 3;
 
 impl SftpRemote {
     pub async fn open(cfg: &SftpConfig) -> Result<SftpRemote, RemoteError> {
@@ -57,27 +51,8 @@ impl SftpRemote {
         Ok(SftpRemote {
             conn,
             sftp,
-            hash_tool: AtomicU8::new(TOOL_UNKNOWN),
+            hash_tool: exec::Chosen::default(),
         })
-    }
-
-    /// The tools still worth asking, in order.
-    fn hash_tools(&self) -> &'static [HashTool] {
-        match self.hash_tool.load(Ordering::Relaxed) {
-            TOOL_UNKNOWN => &HashTool::ALL,
-            TOOL_OPENSSL => &[HashTool::Openssl],
-            TOOL_SHA256SUM => &[HashTool::Sha256sum],
-            _ => &[],
-        }
-    }
-
-    fn remember(&self, tool: Option<HashTool>) {
-        let n = match tool {
-            Some(HashTool::Openssl) => TOOL_OPENSSL,
-            Some(HashTool::Sha256sum) => TOOL_SHA256SUM,
-            None => TOOL_REFUSED,
-        };
-        self.hash_tool.store(n, Ordering::Relaxed);
     }
 }
 
@@ -91,7 +66,7 @@ impl Remote for SftpRemote {
         Capabilities {
             rename_dirs: true,
             fsync: self.sftp.extensions().fsync,
-            hash: self.hash_tool.load(Ordering::Relaxed) != TOOL_REFUSED,
+            hash: !self.hash_tool.refused(),
             sequential_writes: self.sftp.write_order().is_sequential(),
         }
     }
@@ -138,7 +113,7 @@ impl Remote for SftpRemote {
     }
 
     async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError> {
-        if self.hash_tools().is_empty() {
+        if self.hash_tool.refused() {
             return Err(exec_refused(paths));
         }
         // Hash only what a no-follow stat shows to be a regular file: a hash tool itself would
@@ -167,7 +142,7 @@ impl Remote for SftpRemote {
             paths.len()
         );
         let mut refused = exec_refused(paths);
-        for &tool in self.hash_tools() {
+        for &tool in self.hash_tool.to_ask() {
             let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(tool, paths))
                 .await
                 .map_err(|_| {
@@ -192,13 +167,13 @@ impl Remote for SftpRemote {
                         paths.len(),
                         tool.name()
                     );
-                    self.remember(Some(tool));
+                    self.hash_tool.remember(Some(tool));
                     return Ok(sums);
                 }
                 Err(e) => return Err(e),
             }
         }
-        self.remember(None);
+        self.hash_tool.remember(None);
         Err(refused)
     }
 
