@@ -1,7 +1,7 @@
 //! The SFTP remote: one SSH connection (host key checked before anything is sent, key auth,
 //! keepalives), SFTP over one or more of its channels with pipelined writes and reads, and
-//! `openssl dgst` or `sha256sum` over an exec channel where the account may run commands. SFTP status codes are
-//! turned into [`ErrorKind`]s here and go no further.
+//! `openssl dgst` or `sha256sum` over an exec channel where the account may run commands.
+//! SFTP status codes are turned into [`ErrorKind`]s here and go no further.
 
 mod checker;
 mod connect;
@@ -30,7 +30,6 @@ use super::{Capabilities, DirEntry, EntryKind, ErrorKind, ReadEnd, Remote, Remot
 use crate::config::SftpConfig;
 
 pub use connect::Connection;
-pub use exec::HashTool;
 pub use identity::load as load_identity;
 pub use scan::scan_host_keys;
 pub use session::Sftp;
