@@ -48,5 +48,5 @@ pub(super) fn write_output(
     }
     let mut out = super::target::create_file(&at)?;
     let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
-    io::copy(&mut decoder, &mut out)
+    super::read_side::copy(&mut decoder, &mut out, &mut Vec::new())
 }

@@ -37,20 +37,22 @@ impl<R: Read> Read for ReadSide<'_, R> {
 const WRITE_BLOCK: usize = 256 * 1024;
 
 /// `io::copy` with `buf` (grown to [`WRITE_BLOCK`] once) in place of its 8 KiB stack buffer:
-/// that would be 131,072 writes for a 1 GiB dump.
+/// that would be 131,072 writes for a 1 GiB dump. Returns the bytes copied.
 pub(super) fn copy(
     data: &mut impl Read,
     out: &mut impl io::Write,
     buf: &mut Vec<u8>,
-) -> io::Result<()> {
+) -> io::Result<u64> {
     buf.resize(WRITE_BLOCK, 0);
+    let mut copied = 0u64;
     loop {
         let n = match data.read(buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(copied),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         out.write_all(&buf[..n])?;
+        copied += n as u64;
     }
 }

@@ -26,7 +26,7 @@ pub struct Place {
 }
 
 pub struct Target {
-    root: Rc<OwnedFd>,
+    root: OwnedFd,
     /// The directory the last walk ended in: an archive lists a directory's entries together,
     /// and walking again from the root for each would cost an `openat` and a `close` per
     /// component per file. The handle stays right: the restore never removes or replaces a
@@ -49,7 +49,7 @@ impl Target {
         let root =
             openat(nix::fcntl::AT_FDCWD, root, dir_flags(), Mode::empty()).map_err(io_err)?;
         Ok(Target {
-            root: Rc::new(root),
+            root,
             last: RefCell::new(None),
         })
     }
@@ -84,26 +84,24 @@ impl Target {
     fn walk(&self, parent: &Path, create: bool) -> io::Result<Result<OwnedFd, String>> {
         let mut dir = self.root.try_clone()?;
         let mut walked = std::path::PathBuf::new();
-        {
-            for c in parent.components() {
-                let Component::Normal(part) = c else {
-                    return Ok(Err("is not a plain relative path".into()));
-                };
-                walked.push(part);
-                match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
-                    Ok(next) => dir = next,
-                    Err(Errno::ENOENT) if create => {
-                        match mkdirat(dir.as_fd(), part, Mode::from_bits_truncate(0o755)) {
-                            Ok(()) | Err(Errno::EEXIST) => {}
-                            Err(e) => return Err(io_err(e)),
-                        }
-                        match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
-                            Ok(next) => dir = next,
-                            Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
-                        }
+        for c in parent.components() {
+            let Component::Normal(part) = c else {
+                return Ok(Err("is not a plain relative path".into()));
+            };
+            walked.push(part);
+            match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
+                Ok(next) => dir = next,
+                Err(Errno::ENOENT) if create => {
+                    match mkdirat(dir.as_fd(), part, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(io_err(e)),
                     }
-                    Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
+                    match openat(dir.as_fd(), part, dir_flags(), Mode::empty()) {
+                        Ok(next) => dir = next,
+                        Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
+                    }
                 }
+                Err(e) => return self.why_not_a_dir(&dir, part, &walked, e),
             }
         }
         Ok(Ok(dir))

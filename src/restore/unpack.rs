@@ -198,7 +198,7 @@ impl Unpacker {
                 let mut f = create_file(&at)?;
                 match sparse {
                     Some(size) => super::sparse::write(data, &mut f, size)?,
-                    None => copy(data, &mut f, &mut self.buf)?,
+                    None => drop(copy(data, &mut f, &mut self.buf)?),
                 }
                 set_meta(&f, self.owners, mode, owner, mtime)?;
                 self.set_xattrs(&f, rel, ext);

@@ -140,7 +140,7 @@ impl Remote for SftpRemote {
             "hashing {} files on the server ({bytes} bytes)",
             paths.len()
         );
-        let mut refused = exec_refused(paths);
+        let mut refused = None;
         for &tool in self.hash_tool.to_ask() {
             let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(tool, paths))
                 .await
@@ -158,7 +158,7 @@ impl Remote for SftpRemote {
             match hashed {
                 Err(e) if e.kind() == ErrorKind::Unsupported => {
                     tracing::debug!("{} on the server: {e}", tool.name());
-                    refused = e;
+                    refused = Some(e);
                 }
                 Ok(sums) => {
                     tracing::debug!(
@@ -173,7 +173,7 @@ impl Remote for SftpRemote {
             }
         }
         self.hash_tool.remember(None);
-        Err(refused)
+        Err(refused.unwrap_or_else(|| exec_refused(paths)))
     }
 
     async fn start_dir(&self) -> Option<String> {
