@@ -18,6 +18,7 @@ pub mod prune;
 mod record;
 mod run;
 mod streams;
+mod verdict;
 pub mod verify;
 
 pub use error::JobError;

@@ -13,6 +13,7 @@ use super::hooks;
 use super::lock::{self, LockError};
 use super::progress::Display;
 use super::streams::{self, Sink};
+use super::verdict;
 use crate::config::{Config, JobConfig};
 use crate::outcome::{Outcome, RunReport};
 use crate::remote::Counted;
@@ -99,6 +100,8 @@ async fn attempt(
         return super::dry_run::dry_run(job, report);
     }
     let counted = Arc::new(Counted::default());
+    let progress = Arc::new(Progress::default());
+    let early = streams::Early::start(job, &progress);
     let me = Owner::this_machine(&config.agent.host_name);
     let opening = job
         .destinations
@@ -109,21 +112,28 @@ async fn attempt(
         destination::begin(&mut targets).await;
     }
     if targets.iter().any(Target::is_in) {
-        let written = write_snapshot(config, job, &mut targets, &me, counted, opts, report).await;
+        let streaming = Streaming {
+            early,
+            progress,
+            counted,
+        };
+        let written = write_snapshot(config, job, &mut targets, &me, streaming, opts, report).await;
         match (written, &mut targets[..]) {
             (Ok(()), _) => {}
             (Err(e), [one]) => one.fail(e),
-            (Err(e), all) => all.iter_mut().for_each(|t| t.fail(shared(&e))),
+            (Err(e), all) => all.iter_mut().for_each(|t| t.fail(verdict::shared(&e))),
         }
+    } else if let Some(early) = early {
+        early.stop().await;
     }
     report.destinations = targets.iter().map(|t| t.result.clone()).collect();
     let committed: Vec<&Target> = targets.iter().filter(|t| t.result.committed).collect();
     let outcome = match committed.first() {
-        None => Err(every_failure(&mut targets)),
+        None => Err(verdict::every_failure(&mut targets)),
         Some(first) => {
             report.verified_by = first.result.verified_by.clone();
             report.snapshots = first.result.snapshots;
-            partial(report)
+            verdict::partial(report)
         }
     };
     let many = targets.len() > 1;
@@ -141,52 +151,11 @@ async fn attempt(
     outcome
 }
 
-/// `Err` when some destination has no new snapshot although another one committed it. Not
-/// transient: the others hold the snapshot, and a retry would read and dump everything again.
-fn partial(report: &RunReport) -> Result<(), JobError> {
-    let missing = report.missing_copies();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(JobError::Destinations {
-        message: format!("no new snapshot on {}", missing.join("; ")),
-        transient: false,
-    })
-}
-
-/// The run's error when no destination committed: the one destination's own error, or all of
-/// them by name.
-fn every_failure(targets: &mut [Target]) -> JobError {
-    if let [one] = targets
-        && let Some(e) = one.failed.take()
-    {
-        return e;
-    }
-    let all: Vec<String> = targets
-        .iter()
-        .map(|t| {
-            format!(
-                "{}: {}",
-                t.name(),
-                t.result.error.as_deref().unwrap_or("not committed")
-            )
-        })
-        .collect();
-    let transient = targets
-        .iter()
-        .all(|t| t.failed.as_ref().is_some_and(JobError::is_transient));
-    JobError::Destinations {
-        message: format!("no destination committed the snapshot ({})", all.join("; ")),
-        transient,
-    }
-}
-
-/// A failure of the run itself (a source, a command, the guards), as every destination's.
-fn shared(e: &JobError) -> JobError {
-    match e {
-        JobError::Guard(t) => JobError::Guard(t.clone()),
-        e => JobError::Local(e.to_string()),
-    }
+/// What the streams start from: the sources' producer (already running) and the counters.
+struct Streaming {
+    early: Option<streams::Early>,
+    progress: Arc<Progress>,
+    counted: Arc<Counted>,
 }
 
 async fn write_snapshot(
@@ -194,12 +163,24 @@ async fn write_snapshot(
     job: &JobConfig,
     targets: &mut [Target],
     me: &Owner,
-    counted: Arc<Counted>,
+    streaming: Streaming,
     opts: &RunOptions,
     report: &mut RunReport,
 ) -> Result<(), JobError> {
-    let previous = guards::previous_outputs(job, targets).await?;
-    let progress = Arc::new(Progress::default());
+    let Streaming {
+        early,
+        progress,
+        counted,
+    } = streaming;
+    let previous = match guards::previous_outputs(job, targets).await {
+        Ok(p) => p,
+        Err(e) => {
+            if let Some(early) = early {
+                early.stop().await;
+            }
+            return Err(e);
+        }
+    };
     let display = Display::start(job, progress.clone(), counted, opts.progress_bar);
     let failures = streams::Failures::new(targets.len());
     let streamed = {
@@ -213,13 +194,14 @@ async fn write_snapshot(
                     Sink {
                         remote: repo.remote().as_ref(),
                         pending,
+                        verify: t.job.verify,
                     },
                 ))
             })
             .collect();
         let sinks: Vec<Sink<'_>> = live.iter().map(|(_, s)| *s).collect();
         let which: Vec<usize> = live.iter().map(|(i, _)| *i).collect();
-        let streamed = streams::stream_all(job, &sinks, &failures, &progress).await;
+        let streamed = streams::stream_all(job, early, &sinks, &failures, &progress).await;
         (streamed, which)
     };
     report.bandwidth = display.finish();

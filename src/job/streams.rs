@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::JobError;
 use super::fanout::{self, Dropped};
-use crate::config::{CommandConfig, JobConfig};
+use crate::config::{CommandConfig, JobConfig, VerifyMode};
 use crate::layout::manifest::{CommandEntry, FileEntry, Stats};
 use crate::layout::{self};
 use crate::remote::Remote;
@@ -43,6 +43,8 @@ enum Part {
 pub struct Sink<'a> {
     pub remote: &'a dyn Remote,
     pub pending: &'a Pending,
+    /// How this destination verifies: with a hash on the server, it may start early.
+    pub verify: VerifyMode,
 }
 
 /// The first error of each destination that left the run, by its index among the sinks.
@@ -84,10 +86,40 @@ pub fn check_commands(job: &JobConfig) -> Result<(), JobError> {
     Ok(())
 }
 
-/// Every stream to every sink. `Err` is a failure of the run itself (a source or a command),
-/// or [`JobError::NoneLeft`] when every destination failed (their errors are in `failures`).
+/// The sources' producer, started while the destinations connect: the walk and zstd fill the
+/// stream's bounded channel ([`snapshot::CHANNEL_DEPTH`] chunks) instead of waiting for SSH
+/// (about 70 ms on a LAN, a twentieth of a 20,000-file run). Commands start only once a
+/// destination is ready: a dump is not begun for a run that cannot store it.
+pub struct Early {
+    rx: mpsc::Receiver<Vec<u8>>,
+    producer: std::thread::JoinHandle<std::io::Result<snapshot::SourcesOutcome>>,
+}
+
+impl Early {
+    pub fn start(job: &JobConfig, progress: &Arc<Progress>) -> Option<Early> {
+        if job.sources.is_empty() {
+            return None;
+        }
+        let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
+        Some(Early { rx, producer })
+    }
+
+    /// Ends a producer whose stream will not be sent (a closed channel stops it).
+    pub async fn stop(self) {
+        drop(self.rx);
+        let producer = self.producer;
+        tokio::task::spawn_blocking(move || producer.join())
+            .await
+            .ok();
+    }
+}
+
+/// Every stream to every sink, the sources from `early`. `Err` is a failure of the run itself
+/// (a source or a command), or [`JobError::NoneLeft`] when every destination failed (their
+/// errors are in `failures`).
 pub async fn stream_all(
     job: &JobConfig,
+    early: Option<Early>,
     sinks: &[Sink<'_>],
     failures: &Failures,
     progress: &Arc<Progress>,
@@ -99,8 +131,8 @@ pub async fn stream_all(
     };
     let out = &out;
     let mut streams: Vec<PartFuture<'_>> = Vec::new();
-    if !job.sources.is_empty() {
-        streams.push(Box::pin(sources(job, out, progress.clone())));
+    if let Some(early) = early {
+        streams.push(Box::pin(sources(job, early, out)));
     }
     for c in &job.commands {
         streams.push(Box::pin(command(job, c, out, progress.clone())));
@@ -139,7 +171,11 @@ impl Out<'_> {
                 if self.dropped.is_out(i) {
                     return None;
                 }
-                match s.remote.create(&s.pending.file(name), rx).await {
+                let path = s.pending.file(name);
+                if matches!(s.verify, VerifyMode::Auto | VerifyMode::RemoteHash) {
+                    s.remote.hash_when_written(&path);
+                }
+                match s.remote.create(&path, rx).await {
                     Ok(n) => Some(n),
                     Err(e) => {
                         self.dropped.drop_out(i);
@@ -174,12 +210,8 @@ impl Out<'_> {
     }
 }
 
-async fn sources(
-    job: &JobConfig,
-    out: &Out<'_>,
-    progress: Arc<Progress>,
-) -> Result<Part, JobError> {
-    let (rx, producer) = snapshot::spawn_sources(job, progress.clone());
+async fn sources(job: &JobConfig, early: Early, out: &Out<'_>) -> Result<Part, JobError> {
+    let Early { rx, producer } = early;
     let name = layout::sources_file(job.encryption.is_on());
     let sent = out.upload(&name, rx).await;
     let produced = tokio::task::spawn_blocking(move || producer.join())

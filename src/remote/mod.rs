@@ -135,6 +135,11 @@ pub trait Remote: Send + Sync {
     /// [`ErrorKind::Unsupported`] when this remote cannot (an SFTP-only account).
     async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError>;
 
+    /// `path` is about to be written by [`create`](Self::create), and [`sha256`](Self::sha256)
+    /// will be asked for it before anything else changes it: a remote that hashes on the
+    /// server may start as soon as the last write is answered, beside its sync.
+    fn hash_when_written(&self, _path: &str) {}
+
     /// The account's start directory as the server shows it (SFTP realpath of "."; a
     /// chrooted account sees a path inside its chroot), for hints; `None` where it means nothing.
     async fn start_dir(&self) -> Option<String> {

@@ -109,6 +109,10 @@ impl Remote for Progressed {
         self.inner.sha256(paths).await
     }
 
+    fn hash_when_written(&self, path: &str) {
+        self.inner.hash_when_written(path);
+    }
+
     async fn start_dir(&self) -> Option<String> {
         self.inner.start_dir().await
     }

@@ -118,6 +118,10 @@ impl Remote for RetryReads {
         self.0.sha256(paths).await
     }
 
+    fn hash_when_written(&self, path: &str) {
+        self.0.hash_when_written(path);
+    }
+
     async fn start_dir(&self) -> Option<String> {
         self.0.start_dir().await
     }

@@ -9,6 +9,7 @@ mod dirs;
 mod download;
 mod exec;
 mod handles;
+mod hashing;
 mod identity;
 pub mod known_hosts;
 mod open;
@@ -20,7 +21,6 @@ mod write_order;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use russh_sftp::protocol::StatusCode;
@@ -41,6 +41,7 @@ pub struct SftpRemote {
     sftp: Sftp,
     /// Which hash tool this account runs, once known, so later checks ask only that one.
     hash_tool: exec::Chosen,
+    ahead: hashing::Ahead,
 }
 
 impl SftpRemote {
@@ -51,6 +52,7 @@ impl SftpRemote {
             conn,
             sftp,
             hash_tool: exec::Chosen::default(),
+            ahead: hashing::Ahead::default(),
         })
     }
 }
@@ -83,7 +85,7 @@ impl Remote for SftpRemote {
     }
 
     async fn create(&self, path: &str, data: mpsc::Receiver<Vec<u8>>) -> Result<u64, RemoteError> {
-        self.sftp.upload(path, data).await
+        self.upload(path, data).await
     }
 
     async fn create_new(&self, path: &str, data: &[u8]) -> Result<(), RemoteError> {
@@ -112,68 +114,11 @@ impl Remote for SftpRemote {
     }
 
     async fn sha256(&self, paths: &[String]) -> Result<Vec<String>, RemoteError> {
-        if self.hash_tool.refused() {
-            return Err(exec_refused(paths));
-        }
-        // Hash only what a no-follow stat shows to be a regular file: a hash tool itself would
-        // follow a symlink the server put there, or read a device forever.
-        let mut bytes = 0u64;
-        for p in paths {
-            match self.sftp.stat(p).await? {
-                Some(e) if e.kind == EntryKind::File => bytes = bytes.saturating_add(e.size),
-                Some(e) => {
-                    return Err(RemoteError::op(
-                        ErrorKind::Other,
-                        "hash",
-                        p,
-                        format!("a {}, not a regular file", e.kind.as_str()),
-                    ));
-                }
-                None => return Err(RemoteError::op(ErrorKind::NotFound, "hash", p, "missing")),
-            }
-        }
-        // A file that keeps growing after that look would keep the tool reading: bound it by
-        // the time the bytes seen take at a slow disk's pace, then give up (dropping the
-        // channel ends the command on the server).
-        let bound = Duration::from_secs(120 + bytes / (20 * 1024 * 1024));
-        tracing::debug!(
-            "hashing {} files on the server ({bytes} bytes)",
-            paths.len()
-        );
-        let mut refused = None;
-        for &tool in self.hash_tool.to_ask() {
-            let hashed = tokio::time::timeout(bound, self.conn.remote_sha256(tool, paths))
-                .await
-                .map_err(|_| {
-                    RemoteError::op(
-                        ErrorKind::Other,
-                        "hash",
-                        paths.first().map_or("", String::as_str),
-                        format!(
-                            "{} on the server did not finish within {bound:?}",
-                            tool.name()
-                        ),
-                    )
-                })?;
-            match hashed {
-                Err(e) if e.kind() == ErrorKind::Unsupported => {
-                    tracing::debug!("{} on the server: {e}", tool.name());
-                    refused = Some(e);
-                }
-                Ok(sums) => {
-                    tracing::debug!(
-                        "hashed {} files on the server with {}",
-                        paths.len(),
-                        tool.name()
-                    );
-                    self.hash_tool.remember(Some(tool));
-                    return Ok(sums);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        self.hash_tool.remember(None);
-        Err(refused.unwrap_or_else(|| exec_refused(paths)))
+        self.sha256_of(paths).await
+    }
+
+    fn hash_when_written(&self, path: &str) {
+        self.ahead.want(path);
     }
 
     async fn start_dir(&self) -> Option<String> {

@@ -78,7 +78,23 @@ impl Sftp {
     /// lstat (`dir_best_path`) and so describes a link to a file or directory as its target.
     /// Both requests are in flight at once, so this costs no extra round trip.
     pub async fn stat(&self, path: &str) -> Result<Option<DirEntry>, RemoteError> {
-        let (lstat, link) = tokio::join!(self.main().lstat(path), self.main().readlink(path));
+        self.stat_on(self.main(), path).await
+    }
+
+    /// [`stat`](Self::stat) on the last channel, which waits behind no fsync on the first
+    /// (where there are several: the server answers each channel's requests in order).
+    pub async fn stat_aside(&self, path: &str) -> Result<Option<DirEntry>, RemoteError> {
+        let last = self.sessions.last().map(Arc::as_ref);
+        self.stat_on(last.unwrap_or_else(|| self.main()), path)
+            .await
+    }
+
+    async fn stat_on(
+        &self,
+        s: &RawSftpSession,
+        path: &str,
+    ) -> Result<Option<DirEntry>, RemoteError> {
+        let (lstat, link) = tokio::join!(s.lstat(path), s.readlink(path));
         match lstat {
             Ok(a) => {
                 let mut e = entry_of(

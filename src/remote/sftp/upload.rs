@@ -13,7 +13,7 @@ use futures::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::OpenFlags;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::handles::write_attrs;
 use super::{Sftp, refused, status_error};
@@ -25,13 +25,16 @@ type PendingWrite = Pin<Box<dyn Future<Output = WriteResult> + Send>>;
 
 impl Sftp {
     /// Writes every chunk from `rx` to a new file at `path` (mode 0600), syncs it to disk
-    /// where the server supports fsync, and returns the bytes written.
+    /// where the server supports fsync, and returns the bytes written. `all_answered` is told
+    /// once the server has answered every write, before the fsync and close: from then on the
+    /// file holds what was sent.
     pub async fn upload(
         &self,
         path: &str,
         rx: mpsc::Receiver<Vec<u8>>,
+        all_answered: Option<oneshot::Sender<()>>,
     ) -> Result<u64, RemoteError> {
-        let written = self.upload_with(path, rx, true).await;
+        let written = self.upload_with(path, rx, true, all_answered).await;
         match written {
             Err(e) if e.kind() == ErrorKind::Other => {
                 let e = self.explain_failure(path, e).await;
@@ -103,6 +106,7 @@ impl Sftp {
         path: &str,
         mut rx: mpsc::Receiver<Vec<u8>>,
         spread: bool,
+        all_answered: Option<oneshot::Sender<()>>,
     ) -> Result<u64, RemoteError> {
         let attrs = write_attrs();
         let spread = spread && !self.write_order.is_sequential() && self.sessions.len() > 1;
@@ -131,14 +135,18 @@ impl Sftp {
         };
         // One handle: the server takes a channel's requests in order, so the fsync and close go
         // out behind the last writes, not a round trip after each. Several channels are several
-        // server processes: every write is answered before the fsync on the first handle.
-        if handles.len() > 1
+        // server processes: every write is answered before the fsync on the first handle. So
+        // is it when someone waits to read the file.
+        if (handles.len() > 1 || all_answered.is_some())
             && let Err(e) = self.drain(&mut pending, path).await
         {
             if !e.is_transient() {
                 self.close_all(path, &handles).await.ok();
             }
             return Err(e);
+        }
+        if let Some(tell) = all_answered {
+            tell.send(()).ok();
         }
         let fsync = match self.ext.fsync {
             true => {
