@@ -1,14 +1,21 @@
 //! Hashing stored files on the server, and starting early: with `verify = "auto"` or
 //! `"remote-hash"` the job says which uploads it will hash ([`Remote::hash_when_written`]), and
-//! such an upload hashes its file as soon as the server has answered every write, beside the
-//! fsync and close, instead of after them (the fsync of a 200 MB stream takes about as long as
-//! openssl takes to hash it). The later [`Remote::sha256`] answers from what was found.
+//! the last of a snapshot's uploads to finish hashes its file as soon as the server has
+//! answered every write, beside the fsync and close, instead of after them (the fsync of a
+//! 200 MB stream takes about as long as openssl takes to hash it). The later
+//! [`Remote::sha256`] answers from what was found, after a fresh no-follow look.
+//!
+//! Only the last: the check follows its fsync and close at once, so the hash is as close to
+//! the commit as a hash after them would be. A stream that ends while another still sends
+//! (a dump that runs on) is hashed at the check, as before: a byte the server's disk changes
+//! meanwhile is caught (tests/soak.sh's "corrupt" step, tests/remote_hash.rs).
 //!
 //! [`Remote::hash_when_written`]: crate::remote::Remote::hash_when_written
 //! [`Remote::sha256`]: crate::remote::Remote::sha256
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -43,21 +50,41 @@ impl Ahead {
     }
 }
 
+/// Counts an upload in progress for as long as it lives.
+struct Uploading<'a>(&'a AtomicUsize);
+
+impl<'a> Uploading<'a> {
+    fn enter(count: &'a AtomicUsize) -> Uploading<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Uploading(count)
+    }
+}
+
+impl Drop for Uploading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl SftpRemote {
     /// [`Remote::create`](crate::remote::Remote::create), hashing on the server beside the
-    /// fsync when the job will ask. A hash that fails here is not an error of the upload: the
+    /// fsync when the job will ask and no other upload is still going on. A hash that fails here is not an error of the upload: the
     /// later question asks again and reports it (or falls back to reading back).
     pub(super) async fn upload(
         &self,
         path: &str,
         data: mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, RemoteError> {
+        let _counted = Uploading::enter(&self.uploading);
         if !self.ahead.wanted(path) || self.hash_tool.refused() {
             return self.sftp.upload(path, data, None).await;
         }
         let (written, all_answered) = oneshot::channel();
         let hash = async {
             all_answered.await.ok()?;
+            if self.uploading.load(Ordering::SeqCst) > 1 {
+                return None;
+            }
             self.hash(std::slice::from_ref(&path.to_string()))
                 .await
                 .ok()?
@@ -75,7 +102,7 @@ impl SftpRemote {
         if self.hash_tool.refused() {
             return Err(super::exec_refused(paths));
         }
-        // Every answer, early or not, follows a no-follow look at what is there now.
+        // No answer, early or not, without a no-follow look at what is there now.
         let sizes = self.gate(paths).await?;
         let mut known = self.ahead.take(paths);
         let (missing, bytes) = paths.iter().zip(&known).zip(&sizes).fold(
