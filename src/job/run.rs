@@ -123,8 +123,6 @@ async fn attempt(
             (Err(e), [one]) => one.fail(e),
             (Err(e), all) => all.iter_mut().for_each(|t| t.fail(verdict::shared(&e))),
         }
-    } else if let Some(early) = early {
-        early.stop().await;
     }
     report.destinations = targets.iter().map(|t| t.result.clone()).collect();
     let committed: Vec<&Target> = targets.iter().filter(|t| t.result.committed).collect();
@@ -172,15 +170,7 @@ async fn write_snapshot(
         progress,
         counted,
     } = streaming;
-    let previous = match guards::previous_outputs(job, targets).await {
-        Ok(p) => p,
-        Err(e) => {
-            if let Some(early) = early {
-                early.stop().await;
-            }
-            return Err(e);
-        }
-    };
+    let previous = guards::previous_outputs(job, targets).await?;
     let display = Display::start(job, progress.clone(), counted, opts.progress_bar);
     let failures = streams::Failures::new(targets.len());
     let streamed = {
