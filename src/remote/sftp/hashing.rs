@@ -68,8 +68,9 @@ impl Drop for Uploading<'_> {
 
 impl SftpRemote {
     /// [`Remote::create`](crate::remote::Remote::create), hashing on the server beside the
-    /// fsync when the job will ask and no other upload is still going on. A hash that fails here is not an error of the upload: the
-    /// later question asks again and reports it (or falls back to reading back).
+    /// fsync when the job will ask and no other upload is still going on. A hash that fails
+    /// here is not an error of the upload: the later question asks again and reports it (or
+    /// falls back to reading back).
     pub(super) async fn upload(
         &self,
         path: &str,
@@ -105,22 +106,18 @@ impl SftpRemote {
         // No answer, early or not, without a no-follow look at what is there now.
         let sizes = self.gate(paths).await?;
         let mut known = self.ahead.take(paths);
-        let (missing, bytes) = paths.iter().zip(&known).zip(&sizes).fold(
-            (Vec::new(), 0u64),
-            |(mut missing, bytes), ((p, k), size)| match k {
-                Some(_) => (missing, bytes),
-                None => {
-                    missing.push(p.clone());
-                    (missing, bytes.saturating_add(*size))
-                }
-            },
-        );
-        if missing.is_empty() {
-            return Ok(known.into_iter().flatten().collect());
+        let (mut missing, mut bytes) = (Vec::new(), 0u64);
+        for ((p, k), size) in paths.iter().zip(&known).zip(&sizes) {
+            if k.is_none() {
+                missing.push(p.clone());
+                bytes = bytes.saturating_add(*size);
+            }
         }
-        let mut sums = self.run_tool(&missing, bytes).await?.into_iter();
-        for k in known.iter_mut().filter(|k| k.is_none()) {
-            *k = sums.next();
+        if !missing.is_empty() {
+            let mut sums = self.run_tool(&missing, bytes).await?.into_iter();
+            for k in known.iter_mut().filter(|k| k.is_none()) {
+                *k = sums.next();
+            }
         }
         Ok(known.into_iter().flatten().collect())
     }
