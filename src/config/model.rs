@@ -258,7 +258,8 @@ pub struct Notify {
 pub struct Compression {
     #[serde(default = "default_level")]
     pub level: i32,
-    /// zstd worker threads; 0 = one per core.
+    /// zstd workers for the whole job, shared by its streams (snapshot/workers.rs); 0 = one
+    /// per core, at most 4.
     #[serde(default)]
     pub threads: u32,
 }

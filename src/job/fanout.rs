@@ -38,17 +38,19 @@ impl Dropped {
     }
 }
 
-/// One receiver per destination (in order) fed from `source`. With one destination the
-/// producer's own receiver is handed on: nothing is copied.
+/// One receiver per destination (in order) fed from `source`, each `lag` chunks deep (the
+/// stream's share of [`DEPTH`]). With one destination the producer's own receiver is handed
+/// on: nothing is copied.
 pub fn split(
     source: mpsc::Receiver<Vec<u8>>,
     dropped: &Arc<Dropped>,
+    lag: usize,
 ) -> Vec<mpsc::Receiver<Vec<u8>>> {
     let n = dropped.0.len();
     if n == 1 {
         return vec![source];
     }
-    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(DEPTH)).unzip();
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(lag)).unzip();
     tokio::spawn(feed(source, txs, dropped.clone()));
     rxs
 }
@@ -96,7 +98,7 @@ mod tests {
     async fn every_destination_gets_every_chunk_in_order() {
         let (tx, rx) = mpsc::channel(2);
         let dropped = Dropped::new(3);
-        let rxs = split(rx, &dropped);
+        let rxs = split(rx, &dropped, DEPTH);
         let producer = tokio::spawn(async move {
             for i in 0..100u8 {
                 tx.send(vec![i; 10]).await.unwrap();
@@ -112,7 +114,7 @@ mod tests {
     async fn a_destination_that_stops_reading_leaves_and_the_others_finish() {
         let (tx, rx) = mpsc::channel(2);
         let dropped = Dropped::new(2);
-        let mut rxs = split(rx, &dropped);
+        let mut rxs = split(rx, &dropped, DEPTH);
         let good = rxs.remove(0);
         let mut bad = rxs.remove(0);
         let producer = tokio::spawn(async move {
@@ -131,7 +133,7 @@ mod tests {
     async fn the_producer_stops_when_every_destination_is_gone() {
         let (tx, rx) = mpsc::channel(1);
         let dropped = Dropped::new(2);
-        drop(split(rx, &dropped));
+        drop(split(rx, &dropped, DEPTH));
         dropped.drop_out(0);
         dropped.drop_out(1);
         // The feeder sees both out at its first chunk and drops the source.

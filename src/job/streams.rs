@@ -20,7 +20,7 @@ use crate::layout::manifest::{CommandEntry, FileEntry, Stats};
 use crate::layout::{self};
 use crate::remote::Remote;
 use crate::repository::Pending;
-use crate::snapshot::{self, Progress, StreamDigest};
+use crate::snapshot::{self, Progress, StreamDigest, workers};
 
 /// What all streams produced, in config order: sources first, then commands.
 #[derive(Debug, Default, Clone)]
@@ -74,6 +74,8 @@ struct Out<'a> {
     sinks: &'a [Sink<'a>],
     dropped: Arc<Dropped>,
     failures: &'a Failures,
+    /// Chunks each destination may lag per stream: the streams share [`fanout::DEPTH`].
+    lag: usize,
 }
 
 type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<Part, JobError>> + Send + 'a>>;
@@ -120,14 +122,21 @@ pub async fn stream_all(
         sinks,
         dropped: Dropped::new(sinks.len()),
         failures,
+        lag: workers::queue(fanout::DEPTH, workers::streams(job)),
     };
     let out = &out;
     let mut streams: Vec<PartFuture<'_>> = Vec::new();
     if let Some(early) = early {
         streams.push(Box::pin(sources(job, early, out)));
     }
-    for c in &job.commands {
-        streams.push(Box::pin(command(job, c, out, progress.clone())));
+    let first = usize::from(!job.sources.is_empty());
+    for (i, c) in job.commands.iter().enumerate() {
+        streams.push(Box::pin(command(
+            job,
+            (first + i, c),
+            out,
+            progress.clone(),
+        )));
     }
     let parts = futures::future::try_join_all(streams).await?;
     let mut out = Streamed::default();
@@ -153,7 +162,7 @@ impl Out<'_> {
     /// Writes the stream `rx` as `name` to every destination still in the run, and returns
     /// how many bytes reached the destinations that took all of it.
     async fn upload(&self, name: &str, rx: mpsc::Receiver<Vec<u8>>) -> Vec<Option<u64>> {
-        let rxs = fanout::split(rx, &self.dropped);
+        let rxs = fanout::split(rx, &self.dropped, self.lag);
         let ups = self
             .sinks
             .iter()
@@ -218,14 +227,15 @@ async fn sources(job: &JobConfig, early: Early, out: &Out<'_>) -> Result<Part, J
     Ok(Part::Sources(file, made.stats, made.warnings, made.skipped))
 }
 
+/// The job's stream number `stream` (the sources, when it has any, are number 0): `cmd`.
 async fn command(
     job: &JobConfig,
-    cmd: &CommandConfig,
+    (stream, cmd): (usize, &CommandConfig),
     out: &Out<'_>,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {
     let snapshot::CommandStream { rx, handle, guard } =
-        snapshot::spawn_command(cmd, &snapshot::Encoding::of(job), progress.clone())
+        snapshot::spawn_command(cmd, &snapshot::Encoding::of(job, stream), progress.clone())
             .map_err(|e| JobError::Command(e.to_string()))?;
     let name = layout::command_file(&cmd.name, job.encryption.is_on());
     let sent = out.upload(&name, rx).await;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::Progress;
 use super::child::{self, AbortOnDrop, Finished, RunAs, Running};
-use super::sink::{self, CHANNEL_DEPTH, Counting, Encoding, StreamDigest};
+use super::sink::{self, Counting, Encoding, StreamDigest};
 use crate::config::CommandConfig;
 
 /// A command that finished cleanly.
@@ -137,7 +137,7 @@ pub fn spawn_command(
     })?;
     let stdout = running.child.stdout.take();
     let guard = AbortOnDrop(running.control.clone());
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let (tx, rx) = mpsc::channel(encoding.queue);
     let name = cmd.name.clone();
     let encoding = encoding.clone();
     tracing::info!(command = %name, "started {argv}");

@@ -13,6 +13,7 @@ mod seal;
 pub mod sink;
 mod sparse;
 mod tail;
+pub mod workers;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -54,7 +55,8 @@ pub fn spawn_sources(
     mpsc::Receiver<Vec<u8>>,
     JoinHandle<std::io::Result<SourcesOutcome>>,
 ) {
-    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let encoding = sink::Encoding::of(job, 0);
+    let (tx, rx) = mpsc::channel(encoding.queue);
     let sources = job.sources.clone();
     let exclude = job.exclude.clone();
     let keep = pax::Keep {
@@ -62,7 +64,6 @@ pub fn spawn_sources(
         acls: job.acls,
         one_file_system: job.one_file_system,
     };
-    let encoding = sink::Encoding::of(job);
     let handle = std::thread::Builder::new()
         .name(format!("{}-sources", job.name))
         .spawn(move || {

@@ -11,13 +11,14 @@ use tokio::sync::mpsc;
 
 use super::Progress;
 use super::seal::Stage;
-use crate::config::{Compression, JobConfig};
+use super::workers;
+use crate::config::JobConfig;
 use crate::encryption::Recipient;
 
 /// Chunks handed to the uploader are at least this large (DESIGN.md: 1 MiB or more).
 pub const CHUNK_SIZE: usize = 1024 * 1024;
 
-/// How many chunks may wait between producer and uploader.
+/// How many chunks may wait between producer and uploader, shared by a run's streams.
 pub const CHANNEL_DEPTH: usize = 8;
 
 /// What a finished stream turned out to be.
@@ -128,14 +129,28 @@ impl<W: Write> Write for Counting<W> {
 /// How a stream is stored: compressed, then encrypted when there are recipients.
 #[derive(Debug, Clone)]
 pub struct Encoding {
-    pub compression: Compression,
+    pub level: i32,
+    /// zstd workers (workers.rs); 0 = on the producer's own thread.
+    pub workers: u32,
+    /// Chunks that may wait for the upload: the stream's share of [`CHANNEL_DEPTH`].
+    pub queue: usize,
     pub recipients: Arc<Vec<Recipient>>,
 }
 
 impl Encoding {
-    pub fn of(job: &JobConfig) -> Encoding {
+    /// The encoding of the job's stream number `stream`, in config order: the sources first
+    /// when the job has any, then its commands.
+    pub fn of(job: &JobConfig, stream: usize) -> Encoding {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let budget = workers::budget(
+            job.compression.threads,
+            u32::try_from(cores).unwrap_or(u32::MAX),
+        );
+        let streams = workers::streams(job);
         Encoding {
-            compression: job.compression,
+            level: job.compression.level,
+            workers: workers::share(budget, streams, stream),
+            queue: workers::queue(CHANNEL_DEPTH, streams),
             recipients: job.encryption.recipients.clone(),
         }
     }
@@ -149,20 +164,16 @@ impl Encoding {
 /// the hashing sink.
 pub type Encoder = zstd::Encoder<'static, Stage>;
 
-/// A zstd encoder at the job's level with its threads (0 = one per core) feeding the sink
-/// through the encryption stage.
+/// A zstd encoder at the stream's level and workers feeding the sink through the encryption
+/// stage.
 pub fn encoder(sink: ChunkSink, encoding: &Encoding) -> io::Result<Encoder> {
-    let Compression { level, threads } = encoding.compression;
-    let mut enc = zstd::Encoder::new(Stage::new(sink, &encoding.recipients)?, level)?;
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
-    } else {
-        threads
-    };
-    if threads > 1 {
-        enc.multithread(threads)?;
-        if level <= SMALL_JOB_LEVELS {
-            enc.set_parameter(zstd::stream::raw::CParameter::JobSize(JOB_SIZE))?;
+    let mut enc = zstd::Encoder::new(Stage::new(sink, &encoding.recipients)?, encoding.level)?;
+    if encoding.workers > 0 {
+        enc.multithread(encoding.workers)?;
+        if encoding.level <= SMALL_JOB_LEVELS {
+            enc.set_parameter(zstd::stream::raw::CParameter::JobSize(job_size(
+                encoding.workers,
+            )))?;
         }
     }
     Ok(enc)
@@ -176,6 +187,14 @@ pub fn encoder(sink: ChunkSink, encoding: &Encoding) -> io::Result<Encoder> {
 /// window per job bounds it at 10 + 8.4 MiB, for 0.3% more output on the bench tree and no
 /// more CPU.
 const JOB_SIZE: u32 = 2 << 20;
+
+/// A stream with one worker takes half-size jobs: it holds 4 of input and 3 of output whatever
+/// their size, which is the part that multiplies when a run has several streams, and one
+/// worker has no peer to wait for (1 MiB jobs cost it nothing here; with 2 workers they took
+/// 20% more wall time).
+fn job_size(workers: u32) -> u32 {
+    if workers == 1 { JOB_SIZE / 2 } else { JOB_SIZE }
+}
 
 /// The levels whose window is at most [`JOB_SIZE`] (zstd's clevels.h). Above them every job
 /// starts by loading an overlap of up to a whole window, so smaller jobs would cost CPU there.
@@ -220,10 +239,9 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(64);
         let sink = ChunkSink::new(tx, Arc::new(Progress::default()));
         let encoding = Encoding {
-            compression: Compression {
-                level: 3,
-                threads: 2,
-            },
+            level: 3,
+            workers: 2,
+            queue: CHANNEL_DEPTH,
             recipients: Arc::new(Vec::new()),
         };
         let mut enc = encoder(sink, &encoding).unwrap();

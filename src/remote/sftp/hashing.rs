@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -50,22 +49,6 @@ impl Ahead {
     }
 }
 
-/// Counts an upload in progress for as long as it lives.
-struct Uploading<'a>(&'a AtomicUsize);
-
-impl<'a> Uploading<'a> {
-    fn enter(count: &'a AtomicUsize) -> Uploading<'a> {
-        count.fetch_add(1, Ordering::SeqCst);
-        Uploading(count)
-    }
-}
-
-impl Drop for Uploading<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 impl SftpRemote {
     /// [`Remote::create`](crate::remote::Remote::create), hashing on the server beside the
     /// fsync when the job will ask and no other upload is still going on. A hash that fails
@@ -76,14 +59,13 @@ impl SftpRemote {
         path: &str,
         data: mpsc::Receiver<Vec<u8>>,
     ) -> Result<u64, RemoteError> {
-        let _counted = Uploading::enter(&self.uploading);
         if !self.ahead.wanted(path) || self.hash_tool.refused() {
             return self.sftp.upload(path, data, None).await;
         }
         let (written, all_answered) = oneshot::channel();
         let hash = async {
             all_answered.await.ok()?;
-            if self.uploading.load(Ordering::SeqCst) > 1 {
+            if self.sftp.uploads_in_progress() > 1 {
                 return None;
             }
             self.hash(std::slice::from_ref(&path.to_string()))

@@ -42,8 +42,6 @@ pub struct SftpRemote {
     /// Which hash tool this account runs, once known, so later checks ask only that one.
     hash_tool: exec::Chosen,
     ahead: hashing::Ahead,
-    /// Uploads in progress: only the last of a snapshot's streams hashes early.
-    uploading: std::sync::atomic::AtomicUsize,
 }
 
 impl SftpRemote {
@@ -55,7 +53,6 @@ impl SftpRemote {
             sftp,
             hash_tool: exec::Chosen::default(),
             ahead: hashing::Ahead::default(),
-            uploading: Default::default(),
         })
     }
 }

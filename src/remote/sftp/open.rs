@@ -122,6 +122,7 @@ impl Connection {
             remote_name: self.cfg.name.clone(),
             limit: Limit::of_sftp(&self.cfg),
             addr,
+            uploads: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 //! used only where offered.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, StatusCode};
@@ -53,9 +54,32 @@ pub struct Sftp {
     /// `bandwidth`: every write and read request waits its turn here.
     pub(super) limit: Limit,
     pub(super) addr: String,
+    /// Uploads in progress on this connection: they share its writes in flight, and only the
+    /// last of a snapshot's streams hashes early.
+    pub(super) uploads: AtomicUsize,
+}
+
+/// Counts an upload in progress for as long as it lives.
+pub(super) struct Uploading<'a>(&'a AtomicUsize);
+
+impl<'a> Uploading<'a> {
+    pub(super) fn enter(count: &'a AtomicUsize) -> Uploading<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Uploading(count)
+    }
+}
+
+impl Drop for Uploading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Sftp {
+    pub(super) fn uploads_in_progress(&self) -> usize {
+        self.uploads.load(Ordering::SeqCst)
+    }
+
     pub(super) fn main(&self) -> &RawSftpSession {
         &self.sessions[0]
     }

@@ -34,6 +34,7 @@ impl Sftp {
         rx: mpsc::Receiver<Vec<u8>>,
         all_answered: Option<oneshot::Sender<()>>,
     ) -> Result<u64, RemoteError> {
+        let _counted = super::session::Uploading::enter(&self.uploads);
         let written = self.upload_with(path, rx, true, all_answered).await;
         match written {
             Err(e) if e.kind() == ErrorKind::Other => {
@@ -194,7 +195,9 @@ impl Sftp {
     }
 
     /// Sends every piece in offset order from this one task, at most `requests_in_flight` per
-    /// channel unanswered; answers are taken in whatever order they come, and the last ones
+    /// channel unanswered, shared with the other uploads in progress on the connection (their
+    /// data waits at the same bottleneck, and each would otherwise hold a full set: a job with
+    /// six streams held 12 MiB per stream); answers are taken in whatever order they come, and the last ones
     /// are returned still in flight with the bytes sent. Whole
     /// chunks go to one handle in turn, so with several each channel writes long runs; with
     /// one (sequential order) the server sees strictly increasing offsets.
@@ -206,7 +209,8 @@ impl Sftp {
         rx: &mut mpsc::Receiver<Vec<u8>>,
     ) -> Result<(u64, FuturesUnordered<PendingWrite>), RemoteError> {
         let channels = handles.len();
-        let max_in_flight = self.in_flight * channels;
+        let max_in_flight =
+            || (self.in_flight * channels / self.uploads_in_progress().max(1)).max(channels);
         let mut pending: FuturesUnordered<PendingWrite> = FuturesUnordered::new();
         let mut offset = 0u64;
         let mut chunk_no = 0usize;
@@ -221,7 +225,7 @@ impl Sftp {
             let which = chunk_no % channels;
             chunk_no += 1;
             for piece in chunk.chunks(self.write_len) {
-                while pending.len() >= max_in_flight {
+                while pending.len() >= max_in_flight() {
                     self.next_done(&mut pending, path).await?;
                 }
                 while let Some(Some(done)) = pending.next().now_or_never() {
