@@ -258,8 +258,7 @@ pub struct Notify {
 pub struct Compression {
     #[serde(default = "default_level")]
     pub level: i32,
-    /// zstd workers for the whole job, shared by its streams (snapshot/workers.rs); 0 = one
-    /// per core, at most 4.
+    /// zstd workers of the whole job, shared by its streams (snapshot/workers.rs); 0 = auto.
     #[serde(default)]
     pub threads: u32,
 }

@@ -131,12 +131,8 @@ pub async fn stream_all(
     }
     let first = usize::from(!job.sources.is_empty());
     for (i, c) in job.commands.iter().enumerate() {
-        streams.push(Box::pin(command(
-            job,
-            (first + i, c),
-            out,
-            progress.clone(),
-        )));
+        let progress = progress.clone();
+        streams.push(Box::pin(command(job, first + i, c, out, progress)));
     }
     let parts = futures::future::try_join_all(streams).await?;
     let mut out = Streamed::default();
@@ -227,10 +223,11 @@ async fn sources(job: &JobConfig, early: Early, out: &Out<'_>) -> Result<Part, J
     Ok(Part::Sources(file, made.stats, made.warnings, made.skipped))
 }
 
-/// The job's stream number `stream` (the sources, when it has any, are number 0): `cmd`.
+/// `cmd`, the job's stream number `stream` (the sources, when it has any, are number 0).
 async fn command(
     job: &JobConfig,
-    (stream, cmd): (usize, &CommandConfig),
+    stream: usize,
+    cmd: &CommandConfig,
     out: &Out<'_>,
     progress: Arc<Progress>,
 ) -> Result<Part, JobError> {

@@ -188,10 +188,10 @@ pub fn encoder(sink: ChunkSink, encoding: &Encoding) -> io::Result<Encoder> {
 /// more CPU.
 const JOB_SIZE: u32 = 2 << 20;
 
-/// A stream with one worker takes half-size jobs: it holds 4 of input and 3 of output whatever
-/// their size, which is the part that multiplies when a run has several streams, and one
-/// worker has no peer to wait for (1 MiB jobs cost it nothing here; with 2 workers they took
-/// 20% more wall time).
+/// A stream with one worker takes half-size jobs: it holds about 4 jobs of input and 3 of
+/// output whatever their size, the part that multiplies when a run has several streams, and
+/// one worker has no peer to wait for (1 MiB jobs cost it nothing here; with 2 workers they
+/// took 20% more wall time).
 fn job_size(workers: u32) -> u32 {
     if workers == 1 { JOB_SIZE / 2 } else { JOB_SIZE }
 }

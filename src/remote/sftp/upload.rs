@@ -197,10 +197,10 @@ impl Sftp {
     /// Sends every piece in offset order from this one task, at most `requests_in_flight` per
     /// channel unanswered, shared with the other uploads in progress on the connection (their
     /// data waits at the same bottleneck, and each would otherwise hold a full set: a job with
-    /// six streams held 12 MiB per stream); answers are taken in whatever order they come, and the last ones
-    /// are returned still in flight with the bytes sent. Whole
-    /// chunks go to one handle in turn, so with several each channel writes long runs; with
-    /// one (sequential order) the server sees strictly increasing offsets.
+    /// six streams held 12 MiB per stream); answers are taken in whatever order they come,
+    /// and the last ones are returned still in flight with the bytes sent. Whole chunks go to
+    /// one handle in turn, so with several each channel writes long runs; with one
+    /// (sequential order) the server sees strictly increasing offsets.
     async fn write_all(
         &self,
         path: &str,
