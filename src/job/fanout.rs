@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
-/// Chunks (1 MiB) a destination may lag behind the fastest, per stream. Deep enough that the
+/// Chunks (1 MiB) a destination may lag behind the fastest, split between a run's streams
+/// (snapshot/workers.rs: a job with one stream has them all). Deep enough that the
 /// destinations' uneven moments (a readback, a slow write) do not stall one another: on the
 /// 20,000-file tree to two remotes, 2 chunks cost 1.67x a one-remote run and 8 cost 1.33x, at
 /// the same peak RSS (shared/bench/baseline.sh, BACKUP_SECOND_REMOTE=1).

@@ -89,7 +89,7 @@ pub fn check_commands(job: &JobConfig) -> Result<(), JobError> {
 }
 
 /// The sources' producer, started while the destinations connect: the walk and zstd fill the
-/// stream's bounded channel ([`snapshot::CHANNEL_DEPTH`] chunks) instead of waiting for SSH
+/// stream's bounded channel (its share of [`snapshot::CHANNEL_DEPTH`]) instead of waiting for SSH
 /// (about 70 ms on a LAN, a twentieth of a 20,000-file run). Commands start only once a
 /// destination is ready: a dump is not begun for a run that cannot store it. Dropped unsent
 /// (no destination opened), it stops its producer: the closed channel fails its next write.
