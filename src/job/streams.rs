@@ -129,7 +129,7 @@ pub async fn stream_all(
     if let Some(early) = early {
         streams.push(Box::pin(sources(job, early, out)));
     }
-    let first = usize::from(!job.sources.is_empty());
+    let first = workers::first_command(job);
     for (i, c) in job.commands.iter().enumerate() {
         let progress = progress.clone();
         streams.push(Box::pin(command(job, first + i, c, out, progress)));

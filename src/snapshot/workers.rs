@@ -12,7 +12,12 @@ use crate::config::JobConfig;
 /// The streams of a run of `job`: the sources' tar stream when it has sources, and one per
 /// command.
 pub fn streams(job: &JobConfig) -> usize {
-    usize::from(!job.sources.is_empty()) + job.commands.len()
+    first_command(job) + job.commands.len()
+}
+
+/// The stream number of `job`'s first command: the sources' stream, when there is one, is 0.
+pub fn first_command(job: &JobConfig) -> usize {
+    usize::from(!job.sources.is_empty())
 }
 
 /// The most workers `threads = 0` starts. A multi-threaded stream holds about 5.5 MiB per
